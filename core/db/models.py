@@ -1,0 +1,155 @@
+"""SQLAlchemy 2 models: the system of record (PostgreSQL; SQLite in local mode)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # Telegram id
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CreditEntry(Base):
+    __tablename__ = "credit_entries"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref", name="uq_credit_entries_kind_ref"),
+        CheckConstraint("delta <> 0", name="delta_not_zero"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    delta: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Generation(Base):
+    """Mirror of a VideoGeneration (and, in local mode, the object the local controller drives)."""
+
+    __tablename__ = "generations"
+    __table_args__ = (Index("ix_generations_user_created", "user_id", "created_at"),)
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    phase: Mapped[str] = mapped_column(String(16), default="Pending", index=True)
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    enhanced_prompt: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(64))
+    aspect_ratio: Mapped[str] = mapped_column(String(16), default="portrait")
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=10)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    photo_key: Mapped[str] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[int] = mapped_column(Integer, default=1)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    job_name: Mapped[str | None] = mapped_column(String(63))
+    provider_task_id: Mapped[str | None] = mapped_column(String(128))
+    error_class: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    video_key: Mapped[str | None] = mapped_column(String(255))
+    video_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    video_duration: Mapped[float | None] = mapped_column()
+    telegram_file_id: Mapped[str | None] = mapped_column(String(255))
+    refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    not_before: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_id: Mapped[str] = mapped_column(String(128), unique=True)  # telegram_payment_charge_id
+    provider_charge_id: Mapped[str | None] = mapped_column(String(128))
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    package_id: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(8), default="XTR")
+    stars: Mapped[int] = mapped_column(Integer)
+    credits: Mapped[int] = mapped_column(Integer)
+    refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    refunded_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Event(Base):
+    """Analytics events, written in the same transaction as the change they describe."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_type_created", "type", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(48))
+    user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    generation: Mapped[str | None] = mapped_column(String(63), index=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Outbox(Base):
+    """Work to do after a commit (launching a VideoGeneration), so a crash loses nothing."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), default="launch")
+    generation: Mapped[str] = mapped_column(String(63), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)

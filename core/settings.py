@@ -1,0 +1,144 @@
+"""One settings class for every process (VIDGEN_ prefix, .env supported), read once at start-up
+and passed down. Nothing else in vidgen reads the environment."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line that names it."""
+
+
+class StarsPackage(BaseModel):
+    """A credit package sold for Telegram Stars."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    credits: int = Field(gt=0)
+    stars: int = Field(gt=0)
+
+
+DEFAULT_PACKAGES = [
+    StarsPackage(id="p5", credits=5, stars=100),
+    StarsPackage(id="p12", credits=12, stars=200),
+    StarsPackage(id="p30", credits=30, stars=450),
+]
+
+
+def _split_ids(value: Any) -> Any:
+    if isinstance(value, str):
+        return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIDGEN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- database and storage -------------------------------------------------------------
+    database_url: str = "sqlite+aiosqlite:///./vidgen.db"
+    storage_url: str = "file://./data"
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+
+    # --- money ----------------------------------------------------------------------------
+    free_credits: int = Field(2, ge=0)
+    credits_per_video: int = Field(1, gt=0)
+    stars_packages: list[StarsPackage] = Field(default_factory=lambda: list(DEFAULT_PACKAGES))
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # --- admission and retries ------------------------------------------------------------
+    max_concurrency: int = Field(10, ge=1)
+    per_user_concurrency: int = Field(2, ge=1)
+    provider_rate_limit: int = Field(20, ge=1, description="task creations allowed per window")
+    provider_rate_window_seconds: float = Field(10.0, gt=0)
+    clean_window_seconds: float = Field(60.0, gt=0, description="clean time before the limit grows by 1")
+    admission_interval_seconds: float = Field(5.0, gt=0)
+    max_attempts: int = Field(3, ge=1, description="attempts for TEMPORARY/UNKNOWN failures")
+    rate_limit_max_attempts: int = Field(6, ge=1)
+    retry_base_delay_seconds: float = Field(20.0, ge=0)
+    retry_max_delay_seconds: float = Field(600.0, ge=0)
+    delivery_attempts: int = Field(3, ge=1)
+    progress_min_interval_seconds: float = Field(3.0, ge=0)
+
+    # --- Telegram ---------------------------------------------------------------------------
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str | None = Field(None, description="Bot API server base URL (tests, local server)")
+    bot_mode: str = Field("polling", pattern="^(polling|webhook)$")
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    redis_url: str | None = None
+    throttle_seconds: float = Field(0.5, ge=0)
+    max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_prompt_chars: int = Field(1000, gt=0)
+    default_language: str = "en"
+
+    # --- providers ------------------------------------------------------------------------
+    kie_api_key: SecretStr | None = None
+    kie_base_url: str = "https://api.kie.ai"
+    kie_upload_url: str = "https://kieai.redpandaai.co"
+    kie_poll_interval_seconds: float = Field(5.0, gt=0)
+    kie_deadline_seconds: float = Field(900.0, gt=0)
+    default_model: str = "sora-2-image-to-video"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(20.0, gt=0)
+    max_video_bytes: int = Field(200 * 1024 * 1024, gt=0)
+    sandbox_latency_seconds: float = Field(0.0, ge=0)
+
+    # --- Kubernetes -----------------------------------------------------------------------
+    namespace: str = "vidgen"
+    runner_image: str = "ghcr.io/vidgen/runner:0.1.0"
+    runner_service_account: str = "vidgen-runner"
+    runner_secret_name: str = "vidgen-runner"
+    runner_cpu_request: str = "100m"
+    runner_memory_request: str = "256Mi"
+    runner_memory_limit: str = "1Gi"
+    job_active_deadline_seconds: int = Field(1200, gt=0)
+    job_ttl_seconds: int = Field(3600, ge=0)
+    storage_pvc: str | None = None
+
+    # --- observability ---------------------------------------------------------------------
+    metrics_port: int = 9090
+    log_format: str = Field("console", pattern="^(console|json)$")
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: Any) -> Any:
+        return _split_ids(value)
+
+    def require(self, *names: str) -> None:
+        """Fail with one line naming the first missing setting among `names`."""
+        for name in names:
+            value = getattr(self, name)
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise ConfigError(f"missing setting VIDGEN_{name.upper()}")
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+    def package(self, package_id: str) -> StarsPackage | None:
+        return next((p for p in self.stars_packages if p.id == package_id), None)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; an invalid value becomes a ConfigError with one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "?"
+        raise ConfigError(f"invalid setting VIDGEN_{field.upper()}: {first['msg']}") from None
