@@ -252,3 +252,44 @@ def test_entry_rules_are_used(pg_url: str) -> None:
     # the adapter goes through core's rules: a zero refund cannot even be built
     with pytest.raises(InvalidAmount):
         ledger.refund(1, "vg", 0)
+
+
+async def test_create_request_is_one_transaction_and_idempotent(pg_sessions) -> None:
+    from vidgen.core.db import generations
+    from vidgen.core.db.models import Generation, Outbox
+    from vidgen.core.models import GenerationSpec
+
+    await new_user(pg_sessions, 1, free=2)
+    spec = GenerationSpec(name="vg-1-abc", user_id=1, chat_id=1, photo="inputs/vg-1-abc.jpg", prompt="hi")
+
+    async def confirm() -> tuple[int, bool]:
+        async with transaction(pg_sessions) as s:
+            return await generations.create_request(s, spec, cost=1)
+
+    results = await asyncio.gather(*(confirm() for _ in range(10)), return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert sorted(created for _, created in results) == [False] * 9 + [True]
+    assert {balance for balance, _ in results} == {1}
+    assert await count(pg_sessions, Generation) == 1
+    assert await count(pg_sessions, Outbox) == 1
+    async with pg_sessions() as s:
+        assert len(await generations.pending_launches(s)) == 1
+    async with transaction(pg_sessions) as s:
+        await generations.mark_launched(s, "vg-1-abc")
+    async with pg_sessions() as s:
+        assert await generations.pending_launches(s) == []
+
+
+async def test_create_request_short_balance_writes_nothing(pg_sessions) -> None:
+    from vidgen.core.db import generations
+    from vidgen.core.db.models import Generation, Outbox
+    from vidgen.core.models import GenerationSpec
+
+    await new_user(pg_sessions, 1, free=0)
+    spec = GenerationSpec(name="vg-1-x", user_id=1, chat_id=1, photo="inputs/vg-1-x.jpg")
+    with pytest.raises(InsufficientCredits):
+        async with transaction(pg_sessions) as s:
+            await generations.create_request(s, spec, cost=1)
+    assert await count(pg_sessions, Generation) == 0
+    assert await count(pg_sessions, Outbox) == 0
+    assert await count(pg_sessions, Event) == 1  # only user_registered

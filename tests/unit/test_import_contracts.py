@@ -30,11 +30,15 @@ def imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
 def test_core_imports_no_adapter_framework(path: Path) -> None:
-    bad = {n for n in imports(path) if n.split(".")[0] in FRAMEWORKS or any(n.startswith(p) for p in OTHER_PARTS)}
+    bad = {
+        n for n in imports(path) if n.split(".")[0] in FRAMEWORKS or any(n.startswith(p) for p in OTHER_PARTS)
+    }
     assert not bad, f"{path.name} imports {bad}"
 
 
 @pytest.mark.parametrize("name", PURE)
 def test_decisions_are_pure(name: str) -> None:
-    bad = {n for n in imports(CORE / name) if n.split(".")[0] in IMPURE_FOR_DECISIONS or n == "vidgen.core.db"}
+    bad = {
+        n for n in imports(CORE / name) if n.split(".")[0] in IMPURE_FOR_DECISIONS or n == "vidgen.core.db"
+    }
     assert not bad, f"{name} imports {bad}"

@@ -60,21 +60,14 @@ def test_cli_reports_missing_setting_without_a_trace(tmp_path) -> None:
 
 
 def test_stdlib_operator_is_not_shadowed() -> None:
-    # run from the repository root, where a folder named operator/ exists
+    # operator/ has no __init__.py, so `python -m …` and `import operator` from the checkout's
+    # root still get the standard library's module
+    assert not (ROOT / "operator" / "__init__.py").exists()
     code = "import operator, vidgen.operator; assert operator.add(1, 2) == 3; print(vidgen.operator.__name__)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "vidgen.operator"
-
-
-def test_core_imports_no_adapter_frameworks() -> None:
-    code = (
-        "import sys, pkgutil, importlib, vidgen.core as c\n"
-        "for m in pkgutil.walk_packages(c.__path__, 'vidgen.core.'):\n"
-        "    importlib.import_module(m.name)\n"
-        "bad = sorted({n.split('.')[0] for n in sys.modules} & {'kopf','aiogram','kubernetes','httpx','openai'})\n"
-        "print(','.join(bad))\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidgen.cli", "--help"], cwd=ROOT, capture_output=True, text=True
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == ""

@@ -1,1 +1,0 @@
-"""vidgen.operator."""
