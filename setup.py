@@ -10,6 +10,7 @@ ROOTS = {
     "vidgen.bot": "bot",
     "vidgen.operator": "operator",
     "vidgen.runner": "runner",
+    "vidgen.analytics": "analytics",
 }
 
 packages: list[str] = []

@@ -1,0 +1,1 @@
+"""vidgen.analytics: events, SQL views, reports and Metabase dashboards as code."""
