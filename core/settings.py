@@ -97,6 +97,22 @@ class Settings(BaseSettings):
     max_video_bytes: int = Field(200 * 1024 * 1024, gt=0)
     sandbox_latency_seconds: float = Field(0.0, ge=0)
 
+    # --- runner (the Job's program) --------------------------------------------------------
+    termination_log_path: str = Field("/dev/termination-log", description="where the result line goes")
+    kie_request_timeout_seconds: float = Field(30.0, gt=0, description="one HTTP call to KIE.AI")
+    kie_poll_max_interval_seconds: float = Field(30.0, gt=0, description="polling backoff cap")
+    kie_poll_retries: int = Field(4, ge=1, description="tries per poll/download on network blips")
+    kie_retry_wait_seconds: float = Field(1.0, ge=0, description="first wait between those tries")
+    kie_upload_path: str = "vidgen"
+    enhanced_prompt_max_chars: int = Field(1500, gt=0, description="bound on OpenAI's prompt")
+    sandbox_short_side: int = Field(360, ge=16, le=2160, description="sandbox video: shorter side, px")
+    sandbox_fps: int = Field(24, ge=1, le=60)
+    sandbox_max_seconds: float = Field(10.0, gt=0, description="sandbox clips are at most this long")
+    sandbox_failures: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="scripted sandbox failures, comma-separated ATTEMPT:CODE[:MESSAGE] (ATTEMPT or *)",
+    )
+
     # --- Kubernetes -----------------------------------------------------------------------
     namespace: str = "vidgen"
     runner_image: str = "ghcr.io/vidgen/runner:0.1.0"
@@ -118,6 +134,13 @@ class Settings(BaseSettings):
     @classmethod
     def _admin_ids(cls, value: Any) -> Any:
         return _split_ids(value)
+
+    @field_validator("sandbox_failures", mode="before")
+    @classmethod
+    def _sandbox_failures(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     def require(self, *names: str) -> None:
         """Fail with one line naming the first missing setting among `names`."""
