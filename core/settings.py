@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     job_ttl_seconds: int = Field(3600, ge=0)
     storage_pvc: str | None = None
 
+    # --- analytics (Metabase, for `vidgen analytics provision`) -------------------------------
+    metabase_url: str | None = Field(None, description="Metabase base URL, e.g. http://metabase:3000")
+    metabase_user: str | None = Field(None, description="Metabase login (an admin's e-mail)")
+    metabase_password: SecretStr | None = None
+    metabase_database: str = Field("vidgen", description="the vidgen database's name in Metabase")
+
     # --- observability ---------------------------------------------------------------------
     metrics_port: int = 9090
     log_format: str = Field("console", pattern="^(console|json)$")
