@@ -1,0 +1,1 @@
+"""The analytics views' SQL (PostgreSQL), one view per file, in creation order."""
