@@ -1,0 +1,228 @@
+"""KIE.AI over httpx: upload the photo (or pass a signed URL), create the task, read its state,
+download the result. Sora 2 image-to-video goes through the generic jobs API
+(`/api/v1/jobs/createTask`, `recordInfo`); Veo 3 fast through `/api/v1/veo/generate` and
+`/api/v1/veo/record-info`. Every error goes through `vidgen.core.errors.classify_failure`
+(KIE.AI also sends errors with HTTP 200, so the body's `code` is read first).
+
+`create_task` is the paid call: it is retried only when the connection was never made (so the
+request cannot have reached KIE.AI); anything else fails the attempt, and the operator decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from vidgen.core.errors import ErrorClass, Failure, ProviderError, classify_failure
+from vidgen.core.ports import Storage
+from vidgen.core.settings import Settings
+
+from .provider import TaskState, TaskStatus, VideoJob, raise_failure
+
+VEO_MODELS = frozenset({"veo3_fast", "veo3"})
+VIDEO_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
+SIGNED_URL_SECONDS = 6 * 3600
+
+
+def _message(body: dict[str, Any]) -> str:
+    return str(body.get("msg") or body.get("message") or "")
+
+
+def _body_code(body: dict[str, Any]) -> int | None:
+    try:
+        return int(body["code"]) if body.get("code") is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def check_answer(resp: httpx.Response) -> dict[str, Any]:
+    """The `data` of a KIE.AI answer, or a ProviderError classified from status and body."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        if resp.status_code >= 400:
+            raise_failure(classify_failure(http_status=resp.status_code, message=resp.text[:200]))
+        raise ProviderError(ErrorClass.UNKNOWN, "bad_response", f"HTTP {resp.status_code}: not a JSON object")
+    code = _body_code(body)
+    if resp.status_code >= 400 or code not in (None, 200):
+        raise_failure(classify_failure(http_status=resp.status_code, code=code, message=_message(body)))
+    data = body.get("data")
+    return data if isinstance(data, dict) else {"value": data}
+
+
+class KieProvider:
+    name = "kie"
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        settings.require("kie_api_key")
+        timeout = httpx.Timeout(
+            settings.kie_request_timeout_seconds, connect=min(10.0, settings.kie_request_timeout_seconds)
+        )
+        self.api = httpx.AsyncClient(
+            base_url=settings.kie_base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {settings.secret('kie_api_key')}"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self.upload_api = httpx.AsyncClient(
+            base_url=settings.kie_upload_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {settings.secret('kie_api_key')}"},
+            timeout=timeout,
+            transport=transport,
+        )
+        # result URLs point at CDNs: never send them our key
+        self.downloads = httpx.AsyncClient(timeout=timeout, follow_redirects=True, transport=transport)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(self.api.aclose(), self.upload_api.aclose(), self.downloads.aclose())
+
+    # --- photo ---------------------------------------------------------------------------
+
+    async def image_url(self, job: VideoJob) -> str:
+        signed = await asyncio.to_thread(self.storage.signed_url, job.photo_key, SIGNED_URL_SECONDS)
+        if signed:
+            return str(signed)
+        name = f"{job.name}.{job.photo_extension}"
+        async for attempt in self._connect_retries():
+            with attempt:
+                resp = await self.upload_api.post(
+                    "/api/file-stream-upload",
+                    files={"file": (name, job.photo, job.photo_content_type)},
+                    data={"uploadPath": self.settings.kie_upload_path, "fileName": name},
+                )
+        data = check_answer(resp)
+        url = data.get("downloadUrl") or data.get("fileUrl")
+        if not isinstance(url, str) or not url:
+            raise ProviderError(ErrorClass.UNKNOWN, "bad_response", "upload answer without a URL")
+        return url
+
+    # --- task ----------------------------------------------------------------------------
+
+    def _connect_retries(self) -> AsyncRetrying:
+        """Retries only for a connection that was never made (the request was not sent)."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.settings.kie_poll_retries),
+            wait=wait_exponential(multiplier=self.settings.kie_retry_wait_seconds, max=10),
+            retry=retry_if_exception_type((httpx.ConnectError, httpx.ConnectTimeout)),
+            reraise=True,
+        )
+
+    async def create_task(self, job: VideoJob) -> str:
+        image = await self.image_url(job)
+        if job.model in VEO_MODELS:
+            path = "/api/v1/veo/generate"
+            payload: dict[str, Any] = {
+                "prompt": job.prompt,
+                "imageUrls": [image],
+                "model": job.model,
+                "aspectRatio": "9:16" if job.aspect_ratio == "portrait" else "16:9",
+            }
+        else:
+            path = "/api/v1/jobs/createTask"
+            payload = {
+                "model": job.model,
+                "input": {
+                    "prompt": job.prompt,
+                    "image_urls": [image],
+                    "aspect_ratio": job.aspect_ratio,
+                    "n_frames": str(job.duration_seconds),
+                    "remove_watermark": True,
+                },
+            }
+        async for attempt in self._connect_retries():
+            with attempt:
+                resp = await self.api.post(path, json=payload)
+        data = check_answer(resp)
+        task_id = data.get("taskId")
+        if not isinstance(task_id, str) or not task_id:
+            raise ProviderError(ErrorClass.UNKNOWN, "bad_response", "createTask answer without a taskId")
+        return task_id
+
+    async def status(self, task_id: str, job: VideoJob) -> TaskStatus:
+        if job.model in VEO_MODELS:
+            resp = await self.api.get("/api/v1/veo/record-info", params={"taskId": task_id})
+            return self._veo_status(check_answer(resp))
+        resp = await self.api.get("/api/v1/jobs/recordInfo", params={"taskId": task_id})
+        return self._jobs_status(check_answer(resp))
+
+    @staticmethod
+    def _failed(fail_code: Any, fail_msg: Any, state: str) -> TaskStatus:
+        message = " ".join(str(p) for p in (fail_code, fail_msg) if p not in (None, ""))
+        failure = classify_failure(code=501, message=message or "generation failed")
+        return TaskStatus(TaskState.FAILED, failure=failure, provider_state=state)
+
+    def _jobs_status(self, data: dict[str, Any]) -> TaskStatus:
+        state = str(data.get("state") or "")
+        if state == "success":
+            try:
+                result = json.loads(data.get("resultJson") or "{}")
+                urls = result.get("resultUrls") or []
+            except (ValueError, AttributeError):
+                urls = []
+            if not urls or not isinstance(urls[0], str):
+                return TaskStatus(
+                    TaskState.FAILED,
+                    failure=Failure(ErrorClass.UNKNOWN, "bad_response", "success without resultUrls"),
+                    provider_state=state,
+                )
+            return TaskStatus(TaskState.SUCCESS, video_url=urls[0], provider_state=state)
+        if state == "fail":
+            return self._failed(data.get("failCode"), data.get("failMsg"), state)
+        return TaskStatus(TaskState.PENDING, provider_state=state or "unknown")
+
+    def _veo_status(self, data: dict[str, Any]) -> TaskStatus:
+        flag = data.get("successFlag")
+        if flag == 1:
+            response = data.get("response") or {}
+            urls = response.get("resultUrls") if isinstance(response, dict) else None
+            if not urls or not isinstance(urls[0], str):
+                return TaskStatus(
+                    TaskState.FAILED,
+                    failure=Failure(ErrorClass.UNKNOWN, "bad_response", "success without resultUrls"),
+                    provider_state="1",
+                )
+            return TaskStatus(TaskState.SUCCESS, video_url=urls[0], provider_state="1")
+        if flag in (2, 3):
+            return self._failed(data.get("errorCode"), data.get("errorMessage"), str(flag))
+        return TaskStatus(TaskState.PENDING, provider_state=str(flag))
+
+    # --- result --------------------------------------------------------------------------
+
+    async def download(self, status: TaskStatus, job: VideoJob, dest: Path) -> None:
+        if not status.video_url:
+            raise ProviderError(ErrorClass.UNKNOWN, "bad_response", "no video URL")
+        cap = self.settings.max_video_bytes
+        async with self.downloads.stream("GET", status.video_url) as resp:
+            if resp.status_code != 200:
+                raise_failure(classify_failure(http_status=resp.status_code, message="video download"))
+            ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+            if not (ctype.startswith("video/") or ctype in VIDEO_TYPES):
+                raise ProviderError(ErrorClass.UNKNOWN, "bad_video", f"content type {ctype or 'missing'}")
+            length = resp.headers.get("content-length")
+            if length and length.isdigit() and int(length) > cap:
+                raise ProviderError(ErrorClass.UNKNOWN, "video_too_large", f"{length} bytes > {cap}")
+            size = 0
+            out = await asyncio.to_thread(dest.open, "wb")
+            try:
+                async for chunk in resp.aiter_bytes(1 << 16):
+                    size += len(chunk)
+                    if size > cap:
+                        raise ProviderError(ErrorClass.UNKNOWN, "video_too_large", f"more than {cap} bytes")
+                    out.write(chunk)  # 64 KiB to a local file: not worth a thread hop
+            finally:
+                out.close()
