@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     job_active_deadline_seconds: int = Field(1200, gt=0)
     job_ttl_seconds: int = Field(3600, ge=0)
     storage_pvc: str | None = None
+    runner_storage_mount_path: str = Field("/data", description="where the runner mounts storage_pvc")
+
+    # --- operator -------------------------------------------------------------------------
+    kube_api_url: str | None = Field(
+        None, description="Kubernetes API URL (tests, out-of-cluster); else kubeconfig, else in-cluster"
+    )
+    peering_name: str = Field("vidgen", description="KopfPeering object the operator's replicas share")
+    health_port: int = Field(8081, description="kopf liveness endpoint (/healthz)")
+    resync_interval_seconds: float = Field(30.0, gt=0, description="re-check of running/unsettled objects")
+    delivery_retry_delay_seconds: float = Field(2.0, ge=0, description="wait between delivery tries")
+    delivery_max_wait_seconds: float = Field(60.0, ge=0, description="cap on Telegram's retry_after")
 
     # --- analytics (Metabase, for `vidgen analytics provision`) -------------------------------
     metabase_url: str | None = Field(None, description="Metabase base URL, e.g. http://metabase:3000")
