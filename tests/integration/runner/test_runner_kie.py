@@ -32,7 +32,9 @@ def frames_and_seconds(storage, tmp_path: Path) -> tuple[int, float]:
     return imageio_ffmpeg.count_frames_and_secs(str(path))
 
 
-async def test_success_stores_a_valid_mp4_and_reports_it(kie: FakeKie, storage, make_settings, tmp_path) -> None:
+async def test_success_stores_a_valid_mp4_and_reports_it(
+    kie: FakeKie, storage, make_settings, tmp_path
+) -> None:
     kie.generation_seconds = 0.2
     result = await run_generation(request(prompt="the cat waves"), make_settings(kie), storage)
 
@@ -84,7 +86,10 @@ async def test_veo3_fast_uses_the_veo_endpoints(kie: FakeKie, storage, make_sett
 async def exhaust_rate_limit(kie: FakeKie) -> None:
     async with httpx.AsyncClient(base_url=kie.url, headers={"Authorization": f"Bearer {kie.api_key}"}) as c:
         for _ in range(kie.rate_limit):
-            body = {"model": "sora-2-image-to-video", "input": {"prompt": "x", "image_urls": ["http://x/y.jpg"]}}
+            body = {
+                "model": "sora-2-image-to-video",
+                "input": {"prompt": "x", "image_urls": ["http://x/y.jpg"]},
+            }
             assert (await c.post("/api/v1/jobs/createTask", json=body)).json()["code"] == 200
 
 
@@ -110,7 +115,9 @@ async def test_each_error_class(
         elif scenario == "bad_key_401":
             settings = make_settings(kie, kie_api_key="wrong-key")
         elif scenario == "content_policy_501":
-            kie.fail_next_tasks(fail_msg="Your image violates our content policy (public figure)", fail_code="400")
+            kie.fail_next_tasks(
+                fail_msg="Your image violates our content policy (public figure)", fail_code="400"
+            )
         elif scenario == "generation_failed_501":
             kie.fail_next_tasks(fail_msg="internal generation error", fail_code="500")
         elif scenario == "server_error_500":
@@ -150,7 +157,9 @@ async def test_500_then_success_on_the_next_attempt(kie: FakeKie, storage, make_
     assert kie.create_calls == 2 and len(kie.tasks) == 1
 
 
-async def test_short_blips_while_polling_are_retried_inside_the_run(kie: FakeKie, storage, make_settings) -> None:
+async def test_short_blips_while_polling_are_retried_inside_the_run(
+    kie: FakeKie, storage, make_settings
+) -> None:
     kie.generation_seconds = 0.1
     kie.fail("recordInfo", times=2, code=500, msg="Server error", http_status=500)
     kie.fail("download", times=1, code=502, msg="Bad gateway", http_status=502)
@@ -174,14 +183,22 @@ async def test_network_timeout_while_polling_is_retried(kie: FakeKie, storage, m
     result = await run_generation(
         request(), make_settings(kie, kie_request_timeout_seconds=0.3, kie_poll_retries=2), storage
     )
-    assert (result.error_class, result.code, result.exit_code) == (ErrorClass.TEMPORARY, "timeout", EXIT_RETRYABLE)
+    assert (result.error_class, result.code, result.exit_code) == (
+        ErrorClass.TEMPORARY,
+        "timeout",
+        EXIT_RETRYABLE,
+    )
     assert len(kie.calls("recordInfo")) == 2
 
 
 async def test_timeout_past_the_deadline(kie: FakeKie, storage, make_settings) -> None:
     kie.generation_seconds = 60
     result = await run_generation(request(), make_settings(kie, kie_deadline_seconds=0.5), storage)
-    assert (result.error_class, result.code, result.exit_code) == (ErrorClass.TEMPORARY, "timeout", EXIT_RETRYABLE)
+    assert (result.error_class, result.code, result.exit_code) == (
+        ErrorClass.TEMPORARY,
+        "timeout",
+        EXIT_RETRYABLE,
+    )
     assert "0.5 s" in (result.detail or "")
     assert kie.polls() >= 2
     assert not storage.exists(checkpoint_key(NAME))  # written off: the next attempt starts afresh
@@ -193,7 +210,8 @@ async def test_restart_resumes_the_checkpointed_task(kie: FakeKie, storage, make
         body = {"model": "sora-2-image-to-video", "input": {"prompt": "p", "image_urls": ["http://x/y.jpg"]}}
         task_id = (await c.post("/api/v1/jobs/createTask", json=body)).json()["data"]["taskId"]
     checkpoint.save(
-        storage, checkpoint.Checkpoint(NAME, "kie", "sora-2-image-to-video", task_id, time.time(), "p", True, 1)
+        storage,
+        checkpoint.Checkpoint(NAME, "kie", "sora-2-image-to-video", task_id, time.time(), "p", True, 1),
     )
     result = await run_generation(request(attempt=2), make_settings(kie), storage)
     assert result.ok and result.taskId == task_id
@@ -202,7 +220,9 @@ async def test_restart_resumes_the_checkpointed_task(kie: FakeKie, storage, make
 
 
 async def test_checkpoint_of_another_model_is_not_resumed(kie: FakeKie, storage, make_settings) -> None:
-    checkpoint.save(storage, checkpoint.Checkpoint(NAME, "kie", "veo3_fast", "veo_gone", time.time(), "p", True, 1))
+    checkpoint.save(
+        storage, checkpoint.Checkpoint(NAME, "kie", "veo3_fast", "veo_gone", time.time(), "p", True, 1)
+    )
     result = await run_generation(request(), make_settings(kie), storage)
     assert result.ok and result.taskId != "veo_gone" and kie.create_calls == 1
 
@@ -218,7 +238,9 @@ async def test_stored_video_finishes_at_once(kie: FakeKie, storage, make_setting
     # even without the checkpoint's record it reports the stored file
     storage.delete(checkpoint_key(NAME))
     third = await run_generation(request(attempt=3), settings, storage)
-    assert third.ok and third.bytes == first.bytes and third.duration == pytest.approx(first.duration, abs=0.05)
+    assert (
+        third.ok and third.bytes == first.bytes and third.duration == pytest.approx(first.duration, abs=0.05)
+    )
     assert len(kie.requests) == before
 
 
