@@ -24,6 +24,8 @@ Behaviour and fault injection:
 - `latency[endpoint] = seconds`: answers are delayed (longer than the client's timeout = a
   timeout);
 - `video_content_type`, `video`: what the download serves;
+- `fetch_images=True`: task creation GETs every image URL (as KIE.AI does) and refuses the task
+  with code 422 when one cannot be fetched; the fetched bytes are kept in `fetched_images`;
 - every request is recorded in `requests`; `create_calls` counts the creation requests received
   (accepted or not), `polls(task_id)` the status reads.
 
@@ -47,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, web
 
 API_KEY = "kie-test-key"
 MODELS = {"sora-2-image-to-video", "sora-2-text-to-video", "veo3_fast", "veo3"}
@@ -112,8 +114,11 @@ class FakeKie:
         generation_seconds: float = 0.0,
         credits: int | None = None,
         video: bytes | None = None,
+        fetch_images: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.fetch_images = fetch_images
+        self.fetched_images: dict[str, bytes] = {}
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.generation_seconds = generation_seconds
@@ -280,6 +285,21 @@ class FakeKie:
 
     # --- tasks ----------------------------------------------------------------------------
 
+    async def _fetch(self, urls: list[str]) -> str | None:
+        """Fetch the task's images like KIE.AI does; a problem description, or None."""
+        if not self.fetch_images:
+            return None
+        async with ClientSession() as session:
+            for url in urls:
+                try:
+                    async with session.get(url) as resp:
+                        if resp.status != 200:
+                            return f"image_urls could not be downloaded (HTTP {resp.status})"
+                        self.fetched_images[url] = await resp.read()
+                except (ClientError, ValueError) as exc:
+                    return f"image_urls could not be downloaded ({type(exc).__name__})"
+        return None
+
     def _admit(self) -> web.Response | None:
         now = time.monotonic()
         while self._creations and now - self._creations[0] >= self.rate_window:
@@ -333,6 +353,9 @@ class FakeKie:
             problems.append("n_frames must be 10 or 15")
         if problems:
             return self.answer(422, "Validation failed: " + "; ".join(problems))
+        problem = await self._fetch(list(inp.get("image_urls") or []))
+        if problem:
+            return self.answer(422, problem)
         refused = self._admit()
         if refused is not None:
             return refused
@@ -353,6 +376,9 @@ class FakeKie:
             return self.answer(422, f"Validation failed: unknown model {body.get('model')!r}")
         if body.get("aspectRatio", "16:9") not in ("16:9", "9:16", "Auto"):
             return self.answer(422, "Ratio error")
+        problem = await self._fetch(list(body.get("imageUrls") or []))
+        if problem:
+            return self.answer(422, problem)
         refused = self._admit()
         if refused is not None:
             return refused

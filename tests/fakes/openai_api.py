@@ -112,13 +112,17 @@ class FakeOpenAI:
 
     @staticmethod
     def error(status: int, message: str, kind: str = "server_error") -> web.Response:
-        return web.json_response({"error": {"message": message, "type": kind, "param": None, "code": None}}, status=status)
+        return web.json_response(
+            {"error": {"message": message, "type": kind, "param": None, "code": None}}, status=status
+        )
 
     async def _chat(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
         except ValueError:
-            return self.error(400, "We could not parse the JSON body of your request.", "invalid_request_error")
+            return self.error(
+                400, "We could not parse the JSON body of your request.", "invalid_request_error"
+            )
         self.requests.append(body)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -141,6 +145,10 @@ class FakeOpenAI:
                 "choices": [
                     {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                 ],
-                "usage": {"prompt_tokens": 100, "completion_tokens": len(text) // 4, "total_tokens": 100 + len(text) // 4},
+                "usage": {
+                    "prompt_tokens": 100,
+                    "completion_tokens": len(text) // 4,
+                    "total_tokens": 100 + len(text) // 4,
+                },
             }
         )
