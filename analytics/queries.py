@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,8 +35,8 @@ async def admin_stats(session: AsyncSession, since: datetime) -> AdminStats:
     """Requests made since `since` and how they ended; the queue as it is now; refunds and Stars
     revenue since `since`."""
 
-    async def scalar(query: object) -> int:
-        return int(await session.scalar(query) or 0)  # type: ignore[arg-type]
+    async def scalar(query: Any) -> int:
+        return int(await session.scalar(query) or 0)
 
     recent = Generation.created_at >= since
     requests = await scalar(select(func.count()).select_from(Generation).where(recent))
