@@ -1,0 +1,92 @@
+{{/*
+vidgen's alerting rules (the PrometheusRule's spec). tests/chart renders them and runs
+`promtool test rules` on synthetic series, so what is tested is what is installed.
+Every expression aggregates by namespace: two installations alert separately.
+*/}}
+{{- define "vidgen.alertGroups" -}}
+{{- $r := .Values.monitoring.prometheusRule }}
+{{- $extra := $r.alertLabels }}
+groups:
+  - name: vidgen
+    rules:
+      - alert: VidgenProviderBillingErrors
+        # KIE.AI refuses tasks for billing reasons: the account's balance is gone.
+        expr: sum by (namespace) (increase(vidgen_generation_errors_total{error_class="BILLING"}[10m])) > 0
+        labels:
+          severity: critical
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          summary: KIE.AI refuses video generations for billing reasons
+          description: {{`'{{ $value | humanize }} generations failed with BILLING errors in the last 10 minutes in namespace {{ $labels.namespace }} (each one was refunded). Top up the KIE.AI account.'`}}
+      - alert: VidgenHighFailureRate
+        expr: |
+          (
+            sum by (namespace) (increase(vidgen_generation_transitions_total{phase="Failed"}[{{ $r.failureRateWindow }}]))
+            /
+            sum by (namespace) (increase(vidgen_generation_transitions_total{phase=~"Delivered|Failed"}[{{ $r.failureRateWindow }}]))
+          ) > {{ $r.failureRateThreshold }}
+          and on (namespace)
+          sum by (namespace) (increase(vidgen_generation_transitions_total{phase=~"Delivered|Failed"}[{{ $r.failureRateWindow }}])) >= {{ $r.failureRateMinFinished }}
+        for: 10m
+        labels:
+          severity: warning
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          summary: Many video generations fail
+          description: {{ printf "'{{ $value | humanizePercentage }} of the generations finished in the last %s in namespace {{ $labels.namespace }} failed (threshold %v). See the errors by class on the vidgen dashboard and kubectl get vg.'" $r.failureRateWindow $r.failureRateThreshold }}
+      - alert: VidgenQueueStuck
+        # Work is queued but the operator has admitted nothing for queueStuckMinutes.
+        expr: |
+          max by (namespace) (vidgen_queue_depth) > 0
+          and on (namespace)
+          sum by (namespace) (increase(vidgen_admissions_total[{{ $r.queueStuckMinutes }}m])) == 0
+        for: 2m
+        labels:
+          severity: critical
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          summary: Video generations are queued but none is admitted
+          description: {{ printf "'{{ $value }} generations are queued in namespace {{ $labels.namespace }} and none was admitted in %d minutes. Check the operator (logs, kubectl get vg, running Jobs against the concurrency limit).'" (int $r.queueStuckMinutes) }}
+      - alert: VidgenDeliveryFailures
+        # Videos were made but could not be sent to Telegram.
+        expr: sum by (namespace) (increase(vidgen_delivery_failures_total[15m])) > {{ $r.deliveryFailuresThreshold }}
+        labels:
+          severity: warning
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          summary: Videos cannot be delivered to Telegram
+          description: {{`'{{ $value | humanize }} deliveries failed in the last 15 minutes in namespace {{ $labels.namespace }}. Check the bot token and Telegram availability.'`}}
+      - alert: VidgenOperatorDown
+        # No operator is scraped, or every scraped replica is down.
+        expr: |
+          absent(up{job=~".*vidgen-operator.*"})
+          or
+          sum by (namespace, job) (up{job=~".*vidgen-operator.*"}) == 0
+        for: {{ $r.operatorDownMinutes }}m
+        labels:
+          severity: critical
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          summary: The vidgen operator is down
+          description: {{ printf "'No vidgen operator has answered a scrape for %d minutes: nothing is admitted, delivered or refunded.'" (int $r.operatorDownMinutes) }}
+      - alert: VidgenRefundsSpike
+        expr: sum by (namespace) (increase(vidgen_refunds_total[30m])) > {{ $r.refundsThreshold }}
+        labels:
+          severity: warning
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          summary: Many credits are being refunded
+          description: {{ printf "'{{ $value | humanize }} generations were refunded in the last 30 minutes in namespace {{ $labels.namespace }} (threshold %v). See the refunds by error class on the vidgen dashboard.'" $r.refundsThreshold }}
+{{- end }}
