@@ -19,6 +19,7 @@ TEXTS: dict[str, str] = {
     "error.rate_limit": "The video service is overloaded right now. Your credit has been returned; please try again in a few minutes.",
     "error.unknown": "Something went wrong while making the video. Your credit has been returned.",
     "error.delivery": "We made the video but could not send it to you. Your credit has been returned.",
+    "error.cancelled": "The request was cancelled before the video was ready. Your credit has been returned.",
     "error.insufficient_credits": "Not enough credits: you have {balance}, a video costs {needed}.",
     "error.invalid_amount": "The amount must be a positive whole number.",
     "error.unknown_user": "Unknown user. Send /start first.",
@@ -26,6 +27,7 @@ TEXTS: dict[str, str] = {
     "error.ledger": "The balance could not be updated. Nothing was charged.",
     "error.generic": "Something went wrong. Nothing was charged; please try again.",
     "refund.done": "Your credit was returned. Balance: {balance} credits.",
+    "refund.balance": "Balance: {balance} credits.",
     # --- bot: menu and onboarding ---------------------------------------------------------------
     "start.welcome": "👋 Hi! I turn a photo into a short AI video.\n\n🎁 You have {free} free credits to start; one video costs {cost} credit.\n📸 Send me a photo (or tap Create video), add a few words about what should happen — or let AI write them — confirm, and the video arrives here in a few minutes.",
     "menu.text": "🎬 What shall we do?\n💳 Balance: {balance} credits.",
