@@ -1,0 +1,150 @@
+"""Inline keyboards, built from typed callback data and texts in the user's language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from vidgen.core.models import MODELS
+from vidgen.core.settings import StarsPackage
+
+from .callbacks import (
+    AgainCallback,
+    BuyCallback,
+    CancelCallback,
+    ConfirmCallback,
+    HistoryCallback,
+    LanguageCallback,
+    MenuCallback,
+    OptionCallback,
+    PromptCallback,
+)
+from .texts import LANGUAGES, t
+
+
+def main_menu(lang: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("button.create", lang), callback_data=MenuCallback(action="create"))
+    kb.button(text=t("button.balance", lang), callback_data=MenuCallback(action="balance"))
+    kb.button(text=t("button.buy", lang), callback_data=MenuCallback(action="buy"))
+    kb.button(text=t("button.history", lang), callback_data=MenuCallback(action="history"))
+    kb.button(text=t("button.help", lang), callback_data=MenuCallback(action="help"))
+    kb.adjust(1, 2, 2)
+    return kb.as_markup()
+
+
+def back_to_menu(lang: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("button.menu", lang), callback_data=MenuCallback(action="home"))
+    return kb.as_markup()
+
+
+def cancel_only(lang: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("button.cancel", lang), callback_data=CancelCallback())
+    return kb.as_markup()
+
+
+def prompt_choice(lang: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("button.auto_prompt", lang), callback_data=PromptCallback(action="auto"))
+    kb.button(text=t("button.cancel", lang), callback_data=CancelCallback())
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def options(lang: str, model: str, aspect_ratio: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for info in MODELS.values():
+        mark = "✅ " if info.id == model else ""
+        kb.button(text=f"{mark}{info.title}", callback_data=OptionCallback(field="model", value=info.id))
+    for aspect in MODELS[model].aspect_ratios:
+        mark = "✅ " if aspect == aspect_ratio else ""
+        kb.button(
+            text=f"{mark}{t(f'aspect.{aspect}', lang)}",
+            callback_data=OptionCallback(field="aspect", value=aspect),
+        )
+    kb.button(text=t("button.continue", lang), callback_data=OptionCallback(field="next"))
+    kb.button(text=t("button.cancel", lang), callback_data=CancelCallback())
+    kb.adjust(len(MODELS), len(MODELS[model].aspect_ratios), 1, 1)
+    return kb.as_markup()
+
+
+def packages(lang: str, items: Sequence[StarsPackage]) -> list[list[InlineKeyboardButton]]:
+    return [
+        [
+            InlineKeyboardButton(
+                text=t("button.package", lang, credits=p.credits, stars=p.stars),
+                callback_data=BuyCallback(package=p.id).pack(),
+            )
+        ]
+        for p in items
+    ]
+
+
+def buy(lang: str, items: Sequence[StarsPackage]) -> InlineKeyboardMarkup:
+    rows = packages(lang, items)
+    rows.append(
+        [InlineKeyboardButton(text=t("button.menu", lang), callback_data=MenuCallback(action="home").pack())]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def confirm(lang: str, token: str, offer: Sequence[StarsPackage] = ()) -> InlineKeyboardMarkup:
+    """Confirm / Cancel; with packages to buy above them when the balance is too low."""
+    rows = packages(lang, offer)
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=t("button.confirm", lang), callback_data=ConfirmCallback(token=token).pack()
+            ),
+            InlineKeyboardButton(text=t("button.cancel", lang), callback_data=CancelCallback().pack()),
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def again(lang: str, name: str) -> InlineKeyboardMarkup:
+    """The "Generate again" button (the operator attaches the same under delivered videos)."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("button.generate_again", lang), callback_data=AgainCallback(name=name))
+    return kb.as_markup()
+
+
+def balance(lang: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("button.buy", lang), callback_data=MenuCallback(action="buy"))
+    kb.button(text=t("button.menu", lang), callback_data=MenuCallback(action="home"))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def history(lang: str, items: Sequence[tuple[int, str, str | None]]) -> InlineKeyboardMarkup:
+    """One row per delivered video: send it again, and a download link when storage can sign one.
+    `items` holds (number in the list, generation name, download URL or None)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for number, name, url in items:
+        row = [
+            InlineKeyboardButton(
+                text=t("button.send_again", lang, number=number),
+                callback_data=HistoryCallback(action="send", name=name).pack(),
+            )
+        ]
+        if url:
+            row.append(InlineKeyboardButton(text=t("button.download", lang, number=number), url=url))
+        rows.append(row)
+    rows.append(
+        [InlineKeyboardButton(text=t("button.menu", lang), callback_data=MenuCallback(action="home").pack())]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def help_menu(lang: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for code in LANGUAGES:
+        kb.button(text=t("language.name", code), callback_data=LanguageCallback(code=code))
+    kb.button(text=t("button.menu", lang), callback_data=MenuCallback(action="home"))
+    kb.adjust(len(LANGUAGES), 1)
+    return kb.as_markup()

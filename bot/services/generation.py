@@ -1,0 +1,233 @@
+"""Create video: accept a photo, check a prompt, build the spec, and confirm it.
+
+Confirm is one transaction (`vidgen.core.db.generations.create_request`: debit + generation row +
+outbox row + event), idempotent on the generation name. The name comes from a request token
+chosen when the photo arrives and kept in the conversation state, so a double tap or a replayed
+update finds the same name and debits once. The launch happens after the commit; if it fails
+(or the process dies first), the outbox row stays and the sweeper launches or refunds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vidgen.core.db import events, generations
+from vidgen.core.errors import InputError
+from vidgen.core.logging import get_logger
+from vidgen.core.models import DEFAULT_MODEL, MODELS, GenerationSpec, generation_name, photo_key
+from vidgen.core.ports import GenerationLauncher, Storage
+from vidgen.core.settings import Settings
+from vidgen.storage import StorageKeyError
+
+from ..metrics import GENERATIONS_REQUESTED
+from .images import normalise_image
+
+log = get_logger(__name__)
+
+IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp"})
+ASPECT_RATIOS = ("portrait", "landscape")
+
+
+@dataclass(frozen=True)
+class Media:
+    """The photo in a message: a Telegram file id and its announced size."""
+
+    file_id: str
+    file_size: int | None
+    source: str  # photo | document
+
+
+def media_of(message: Message) -> Media:
+    """The image a message carries, or InputError naming what is wrong with it."""
+    if message.photo:
+        largest = message.photo[-1]
+        return Media(largest.file_id, largest.file_size, "photo")
+    if message.document is not None:
+        mime = (message.document.mime_type or "").lower()
+        if mime in IMAGE_MIME_TYPES:
+            return Media(message.document.file_id, message.document.file_size, "document")
+        raise InputError("unsupported_document", mime or "unknown")
+    raise InputError("not_a_photo", str(message.content_type))
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A request being put together; lives in the FSM data (JSON-friendly)."""
+
+    token: str
+    name: str
+    photo: str
+    prompt: str = ""
+    model: str = DEFAULT_MODEL
+    aspect_ratio: str = "portrait"
+
+    def to_data(self) -> dict[str, Any]:
+        return {"draft": asdict(self)}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Draft | None:
+        raw = data.get("draft")
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return cls(**raw)
+        except TypeError:
+            return None
+
+    def with_option(self, field: str, value: str) -> Draft:
+        if field == "model":
+            if value not in MODELS:
+                raise InputError("unknown_model", value)
+            aspect = self.aspect_ratio if self.aspect_ratio in MODELS[value].aspect_ratios else "portrait"
+            return replace(self, model=value, aspect_ratio=aspect)
+        if field == "aspect":
+            if value not in MODELS[self.model].aspect_ratios:
+                raise InputError("bad_aspect_ratio", value)
+            return replace(self, aspect_ratio=value)
+        raise InputError("bad_option", field)
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class GenerationService:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        launcher: GenerationLauncher,
+        *,
+        new_token: Callable[[], str] = _new_token,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.launcher = launcher
+        self.new_token = new_token
+        self.clock = clock
+
+    @property
+    def cost(self) -> int:
+        return self.settings.credits_per_video
+
+    # --- photo ------------------------------------------------------------------------------
+
+    def check_size(self, size: int | None) -> None:
+        if size is not None and size > self.settings.max_photo_bytes:
+            raise InputError("photo_too_large", str(size))
+
+    async def receive_photo(self, bot: Bot, session: AsyncSession, user_id: int, media: Media) -> Draft:
+        """Download the photo (after checking its announced size), store it as JPEG under the new
+        request's name, and record the event. Nothing is charged here."""
+        self.check_size(media.file_size)
+        token = self.new_token()
+        name = generation_name(user_id, token)
+        buffer = io.BytesIO()
+        await bot.download(media.file_id, destination=buffer)
+        data = buffer.getvalue()
+        self.check_size(len(data))
+        jpeg = await asyncio.to_thread(normalise_image, data)
+        key = photo_key(name)
+        await asyncio.to_thread(self.storage.put, key, jpeg, "image/jpeg")
+        await events.record(
+            session,
+            events.PHOTO_RECEIVED,
+            user_id=user_id,
+            generation=name,
+            source=media.source,
+            bytes=len(data),
+        )
+        await session.commit()
+        log.info("photo stored", generation=name, bytes=len(jpeg))
+        return Draft(token=token, name=name, photo=key)
+
+    def check_prompt(self, text: str | None) -> str:
+        prompt = (text or "").strip()
+        if len(prompt) > self.settings.max_prompt_chars:
+            raise InputError("prompt_too_long", str(len(prompt)))
+        return prompt
+
+    async def again(self, session: AsyncSession, user_id: int, name: str) -> Draft:
+        """A new draft with a delivered generation's photo and prompt (a new name, a new debit
+        on confirm). Only the generation's owner may repeat it."""
+        previous = await generations.get(session, name)
+        if previous is None or previous.user_id != user_id:
+            raise InputError("unknown_generation", name)
+        token = self.new_token()
+        new_name = generation_name(user_id, token)
+        try:
+            data = await asyncio.to_thread(self.storage.get, previous.photo_key)
+        except StorageKeyError:
+            raise InputError("photo_gone", previous.photo_key) from None
+        key = photo_key(new_name)
+        await asyncio.to_thread(self.storage.put, key, data, "image/jpeg")
+        model = previous.model if previous.model in MODELS else DEFAULT_MODEL
+        aspect = previous.aspect_ratio if previous.aspect_ratio in ASPECT_RATIOS else "portrait"
+        return Draft(token, new_name, key, prompt=previous.prompt, model=model, aspect_ratio=aspect)
+
+    # --- confirm ----------------------------------------------------------------------------
+
+    def spec_for(
+        self, draft: Draft, *, user_id: int, chat_id: int, status_message_id: int | None, language: str
+    ) -> GenerationSpec:
+        info = MODELS.get(draft.model)
+        if info is None:
+            raise InputError("unknown_model", draft.model)
+        spec = GenerationSpec(
+            name=draft.name,
+            user_id=user_id,
+            chat_id=chat_id,
+            photo=draft.photo,
+            prompt=draft.prompt,
+            model=draft.model,
+            aspect_ratio=draft.aspect_ratio,
+            duration_seconds=info.durations[0],
+            status_message_id=status_message_id,
+            requested_at=self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            language=language if language in ("en", "ru") else "en",
+        )
+        return spec.validate(self.settings.max_prompt_chars)
+
+    async def request(self, session: AsyncSession, spec: GenerationSpec) -> tuple[int, bool]:
+        """Debit + generation row + outbox row + event in one transaction, once per name.
+        Returns (balance after, whether this call created the request). Raises
+        InsufficientCredits with nothing written when the balance is too low. Launch next."""
+        try:
+            balance, created = await generations.create_request(session, spec, self.cost)
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        if created:
+            GENERATIONS_REQUESTED.inc()
+            log.info("generation requested", generation=spec.name, user_id=spec.user_id, balance=balance)
+        return balance, created
+
+    async def launch(self, session: AsyncSession, spec: GenerationSpec) -> bool:
+        """Hand the spec to the launcher and mark the outbox row; a failure is counted on the
+        row and left to the sweeper (the user's credit is safe either way)."""
+        try:
+            await self.launcher.launch(spec)
+        except Exception as exc:
+            log.warning("launch failed; the sweeper will retry", generation=spec.name, error=repr(exc))
+            await generations.mark_launch_failed(session, spec.name, repr(exc))
+            await session.commit()
+            return False
+        await generations.mark_launched(session, spec.name)
+        await session.commit()
+        return True
