@@ -3,9 +3,9 @@ CREATE VIEW analytics_error_distribution AS
 SELECT
     e.error_class,
     e.error_code,
-    sum(e.failures) AS failures,
+    sum(e.failures)::bigint AS failures,
     round(sum(e.failures) / sum(sum(e.failures)) OVER (), 4) AS share,
-    sum(e.refunded) AS refunded,
+    sum(e.refunded)::bigint AS refunded,
     min(e.day) AS first_day,
     max(e.day) AS last_day
 FROM analytics_errors_per_day AS e
