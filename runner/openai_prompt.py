@@ -78,7 +78,7 @@ def check_answer(answer: str | None, canary: str, limit: int) -> str | None:
 
 
 def build_messages(user_prompt: str, photo: Photo, canary: str, limit: int) -> list[dict[str, Any]]:
-    wish = user_prompt.strip().replace("<wish>", "").replace("</wish>", "")
+    wish = user_prompt.replace("<wish>", "").replace("</wish>", "").strip()
     wish_block = (
         f"<wish>{json.dumps(wish, ensure_ascii=False)}</wish>"
         if wish
