@@ -80,6 +80,8 @@ def test_runner_has_no_rights_and_no_token(values: dict[str, Any] | None) -> Non
     docs = render(values)
     sa = one(docs, "ServiceAccount", "vidgen-runner")
     assert sa["automountServiceAccountToken"] is False
+    # Pull secrets reach the runner Jobs through their ServiceAccount.
+    assert sa.get("imagePullSecrets") == ((values or {}).get("global", {}).get("imagePullSecrets"))
     for binding in find(docs, "RoleBinding") + find(docs, "ClusterRoleBinding"):
         assert all(s["name"] != "vidgen-runner" for s in binding["subjects"]), binding["metadata"]["name"]
     # …and the operator creates the runner Jobs with exactly this account.
