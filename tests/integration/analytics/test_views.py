@@ -220,3 +220,43 @@ async def test_admin_stats_over_the_same_history(history: SessionMaker) -> None:
     assert stats.queued == 0 and stats.running == 1
     assert stats.refunds == 1  # g9
     assert stats.purchases == 2 and stats.stars == 100  # charge-2 was refunded
+
+
+def test_migration_0002_up_down_on_postgres_and_skipped_on_sqlite(pg_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    import psycopg
+    from sqlalchemy import create_engine, inspect
+
+    from vidgen.core.db.migrate import downgrade, upgrade
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"vidgen_views_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade(url)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_view_names()) == set(views.names())
+        downgrade(url, "0001")
+        with engine.connect() as conn:
+            assert inspect(conn).get_view_names() == []
+            assert "generations" in inspect(conn).get_table_names()  # 0001's tables stay
+        upgrade(url)
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_view_names()) == set(views.names())
+        engine.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    sqlite = f"sqlite:///{tmp_path / 'local.db'}"
+    upgrade(sqlite)
+    engine = create_engine(sqlite)
+    with engine.connect() as conn:
+        assert inspect(conn).get_view_names() == []
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+    engine.dispose()
+    downgrade(sqlite, "0001")
