@@ -1,0 +1,209 @@
+"""The kopf shell: handlers that route kopf's events, timers and deletions to the reconciler
+(operator/reconciler.py), and `OperatorRuntime`, which wires the adapters and runs kopf.
+
+Handlers are thin by design: each reads what kopf hands it and calls one reconciler method.
+They run only while this replica is the active peer (kopf pauses them under peering), which is
+what keeps two replicas from acting twice; every action is also idempotent on replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import kopf
+
+from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker
+from vidgen.core.logging import get_logger
+from vidgen.core.settings import Settings
+from vidgen.storage import open_storage
+
+from .delivery import TelegramDelivery, make_bot
+from .job_manifest import GROUP, LABEL_GENERATION, LABEL_MANAGED_BY, MANAGED_BY, PLURAL, VERSION
+from .k8s import JobExecutor, KubeApi, KubeGenerationStore, kube_configuration
+from .metrics import Metrics
+from .progress import ProgressEditor
+from .reconciler import Reconciler
+from .settlement import Settlement
+from .status import Generation, needs_admission_timer, needs_resync
+
+log = get_logger(__name__)
+
+FINALIZER = "vidgen.io/finalizer"
+ANNOTATIONS_PREFIX = "vidgen.io"
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
+    """Log kopf in with the same credentials as the kubernetes client (settings → config)."""
+    config = kube_configuration(memo.settings)
+    header = config.get_api_key_with_prefix("BearerToken") or config.get_api_key_with_prefix("authorization")
+    scheme, _sep, token = (header or "").rpartition(" ")
+    return kopf.ConnectionInfo(
+        server=config.host,
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        scheme=scheme or ("Bearer" if token else None),
+        token=token or None,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+    )
+
+
+async def on_generation_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    name = body["metadata"]["name"]
+    if type == "DELETED":
+        memo.reconciler.forget(name)
+        return
+    await memo.reconciler.observe(Generation.from_body(body))
+
+
+async def on_job_event(
+    type: str | None, body: kopf.Body, labels: kopf.Labels, memo: kopf.Memo, **_: Any
+) -> None:
+    generation = labels.get(LABEL_GENERATION)
+    if generation:
+        await memo.reconciler.job_changed(generation, None if type == "DELETED" else dict(body))
+
+
+async def on_generation_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
+    await memo.reconciler.finalize(name)
+
+
+async def admission_tick(memo: kopf.Memo, name: str, status: kopf.Status, **_: Any) -> None:
+    """Queued generations keep the admission loop going (a requeued one's notBefore passes,
+    the creation window frees up) even when no event comes."""
+    reconciler: Reconciler = memo.reconciler
+    if not status.get("phase"):
+        await reconciler.reconcile(name)
+    await reconciler.request_admission(min_gap=memo.settings.admission_interval_seconds / 2)
+
+
+async def resync_tick(memo: kopf.Memo, name: str, **_: Any) -> None:
+    """Past the queue but not settled: re-check, in case an event was lost."""
+    await memo.reconciler.reconcile(name)
+
+
+async def admission_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    reconciler: Reconciler = memo.reconciler
+    return {"last_admission_pass": reconciler.last_pass, "concurrency_limit": reconciler.limit.current}
+
+
+def make_registry(settings: Settings) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry)(login)
+    kopf.on.probe(id="admission", registry=registry)(admission_probe)
+    kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)(on_generation_event)
+    kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)(
+        on_job_event
+    )
+    kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)(on_generation_deleted)
+    kopf.timer(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id="admission",
+        interval=settings.admission_interval_seconds,
+        when=lambda status, **_: needs_admission_timer(status),
+        registry=registry,
+    )(admission_tick)
+    kopf.timer(
+        GROUP,
+        VERSION,
+        PLURAL,
+        id="resync",
+        interval=settings.resync_interval_seconds,
+        when=lambda status, **_: needs_resync(status),
+        registry=registry,
+    )(resync_tick)
+    return registry
+
+
+def kopf_settings(*, post_events: bool = True) -> kopf.OperatorSettings:
+    config = kopf.OperatorSettings()
+    config.scanning.disabled = True  # one namespace, given explicitly
+    config.persistence.finalizer = FINALIZER
+    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATIONS_PREFIX)
+    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATIONS_PREFIX)
+    # The reconciler records its own Events for every transition; kopf adds only its problems.
+    config.posting.enabled = post_events
+    config.posting.level = logging.WARNING
+    return config
+
+
+# --- runtime ----------------------------------------------------------------------------------
+
+
+class OperatorRuntime:
+    """Everything the operator process runs: adapters, reconciler, /metrics and kopf.
+
+    `standalone` turns peering off (tests, a single replica without the KopfPeering CRD);
+    `sessions` and `metrics_port` are for tests (default: the settings' database and port)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        standalone: bool = False,
+        sessions: SessionMaker | None = None,
+        metrics_port: int | None = None,
+        liveness: bool = True,
+        post_events: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.standalone = standalone
+        self.sessions = sessions
+        self.metrics_port = settings.metrics_port if metrics_port is None else metrics_port
+        self.liveness = liveness
+        self.post_events = post_events
+        self.reconciler: Reconciler | None = None
+        self.started = asyncio.Event()
+
+    async def run(self, stop_flag: asyncio.Event | None = None) -> None:
+        settings = self.settings
+        settings.require("telegram_token")
+        api = KubeApi.from_settings(settings)
+        engine = None
+        sessions = self.sessions
+        if sessions is None:
+            engine = make_engine(settings.database_url)
+            sessions = make_sessionmaker(engine)
+        bot = make_bot(settings)
+        metrics = Metrics()
+        progress = ProgressEditor(bot, settings.progress_min_interval_seconds)
+        self.reconciler = Reconciler(
+            settings,
+            KubeGenerationStore(api, time.time),
+            JobExecutor(api, settings),
+            Settlement(sessions),
+            TelegramDelivery(bot, open_storage(settings)),
+            progress,
+            metrics,
+        )
+        server, _thread = metrics.serve(self.metrics_port)
+        self.metrics_port = server.server_port
+        self.started.set()
+        log.info("operator starting", namespace=settings.namespace, metrics_port=self.metrics_port)
+        try:
+            await kopf.operator(
+                registry=make_registry(settings),
+                settings=kopf_settings(post_events=self.post_events),
+                memo=kopf.Memo(reconciler=self.reconciler, settings=settings),
+                namespaces=[settings.namespace],
+                standalone=self.standalone,
+                peering_name=None if self.standalone else settings.peering_name,
+                liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if self.liveness else None,
+                stop_flag=stop_flag,
+            )
+        finally:
+            await progress.aclose()
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
+            await bot.session.close()
+            api.close()
+            if engine is not None:
+                await engine.dispose()

@@ -1,0 +1,49 @@
+"""What the reconciler needs from the outside world, as Protocols. The kopf operator plugs in the
+Kubernetes adapters (operator/k8s.py: the VideoGeneration API and Jobs); the local controller
+plugs in its own (a database-backed store and a subprocess per attempt)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from vidgen.core.lifecycle import JobOutcome
+
+from .status import Generation
+
+
+class GenerationStore(Protocol):
+    """Where generations and their status live (the VideoGeneration objects in a cluster)."""
+
+    async def get(self, name: str) -> Generation | None:
+        """A fresh read (never a cache: decisions are made on what is really stored)."""
+        ...
+
+    async def list(self) -> list[Generation]: ...
+
+    async def patch_status(self, name: str, patch: Mapping[str, Any]) -> Generation | None:
+        """Apply a JSON merge patch to the status (None deletes a key); None if it is gone."""
+        ...
+
+    async def record_event(
+        self, gen: Generation, reason: str, message: str, *, warning: bool = False
+    ) -> None:
+        """An event for people (a Kubernetes Event; a log line elsewhere). Best effort."""
+        ...
+
+
+class Executor(Protocol):
+    """Runs one attempt of a generation (a Job in a cluster; a process locally)."""
+
+    async def start(self, gen: Generation, attempt: int) -> str:
+        """Start attempt `attempt` and return its name. Idempotent: starting an attempt that
+        already exists returns the same name and starts nothing new."""
+        ...
+
+    async def outcome(self, gen: Generation) -> JobOutcome:
+        """The state (and result, once finished) of the attempt named in `gen.job_name`."""
+        ...
+
+    async def stop(self, gen: Generation) -> None:
+        """Stop the current attempt if it still runs (the generation was deleted)."""
+        ...
