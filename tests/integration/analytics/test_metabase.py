@@ -15,7 +15,7 @@ from sqlalchemy import text
 from tests.fakes.metabase import FakeMetabase
 from tests.integration.analytics.seed import seed
 from vidgen.analytics.errors import MetabaseError, SpecError
-from vidgen.analytics.metabase.provision import DEFAULT_COLLECTION, native_query, provision
+from vidgen.analytics.metabase.provision import DEFAULT_COLLECTION, Outcome, native_query, provision
 from vidgen.analytics.metabase.spec import Spec, load
 from vidgen.cli import main
 from vidgen.core.db.engine import SessionMaker
@@ -31,7 +31,7 @@ async def metabase(request: pytest.FixtureRequest) -> AsyncIterator[FakeMetabase
         yield mb
 
 
-async def run(mb: FakeMetabase, spec: Spec = SPEC, **kwargs: str):  # type: ignore[no-untyped-def]
+async def run(mb: FakeMetabase, spec: Spec = SPEC, **kwargs: str) -> Outcome:
     return await provision(
         mb.url, mb.username, mb.password, kwargs.pop("database", "vidgen"), spec=spec, **kwargs
     )

@@ -4,6 +4,7 @@ returns the figures computed by hand from the seeded history (see seed.py for th
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,7 +223,7 @@ async def test_admin_stats_over_the_same_history(history: SessionMaker) -> None:
     assert stats.purchases == 2 and stats.stars == 100  # charge-2 was refunded
 
 
-def test_migration_0002_up_down_on_postgres_and_skipped_on_sqlite(pg_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_migration_0002_up_down_on_postgres_and_skipped_on_sqlite(pg_url: str, tmp_path: Path) -> None:
     import uuid
 
     import psycopg
