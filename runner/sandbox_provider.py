@@ -139,7 +139,13 @@ async def render(
         proc = await asyncio.create_subprocess_exec(
             ffmpeg_exe(), *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
         )
-        _, err = await proc.communicate()
+        try:
+            _, err = await proc.communicate()
+        except BaseException:  # cancelled (SIGTERM): do not leave ffmpeg running
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
     finally:
         src.unlink(missing_ok=True)
     if proc.returncode != 0:
