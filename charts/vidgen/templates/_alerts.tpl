@@ -19,7 +19,7 @@ groups:
           {{- end }}
         annotations:
           summary: KIE.AI refuses video generations for billing reasons
-          description: {{`'{{ $value | humanize }} generations failed with BILLING errors in the last 10 minutes in namespace {{ $labels.namespace }} (each one was refunded). Top up the KIE.AI account.'`}}
+          description: {{`'Generations failed with BILLING errors in the last 10 minutes in namespace {{ $labels.namespace }}: {{ $value | humanize }} (each one was refunded). Top up the KIE.AI account.'`}}
       - alert: VidgenHighFailureRate
         expr: |
           (
@@ -52,7 +52,7 @@ groups:
           {{- end }}
         annotations:
           summary: Video generations are queued but none is admitted
-          description: {{ printf "'{{ $value }} generations are queued in namespace {{ $labels.namespace }} and none was admitted in %d minutes. Check the operator (logs, kubectl get vg, running Jobs against the concurrency limit).'" (int $r.queueStuckMinutes) }}
+          description: {{ printf "'Generations queued in namespace {{ $labels.namespace }}: {{ $value }}; none was admitted in %d minutes. Check the operator (logs, kubectl get vg, running Jobs against the concurrency limit).'" (int $r.queueStuckMinutes) }}
       - alert: VidgenDeliveryFailures
         # Videos were made but could not be sent to Telegram.
         expr: sum by (namespace) (increase(vidgen_delivery_failures_total[15m])) > {{ $r.deliveryFailuresThreshold }}
@@ -63,7 +63,7 @@ groups:
           {{- end }}
         annotations:
           summary: Videos cannot be delivered to Telegram
-          description: {{`'{{ $value | humanize }} deliveries failed in the last 15 minutes in namespace {{ $labels.namespace }}. Check the bot token and Telegram availability.'`}}
+          description: {{`'Failed delivery tries in the last 15 minutes in namespace {{ $labels.namespace }}: {{ $value | humanize }}. Check the bot token and Telegram availability.'`}}
       - alert: VidgenOperatorDown
         # No operator is scraped, or every scraped replica is down.
         expr: |
@@ -88,5 +88,5 @@ groups:
           {{- end }}
         annotations:
           summary: Many credits are being refunded
-          description: {{ printf "'{{ $value | humanize }} generations were refunded in the last 30 minutes in namespace {{ $labels.namespace }} (threshold %v). See the refunds by error class on the vidgen dashboard.'" $r.refundsThreshold }}
+          description: {{ printf "'Generations refunded in the last 30 minutes in namespace {{ $labels.namespace }}: {{ $value | humanize }} (threshold %v). See the refunds by error class on the vidgen dashboard.'" $r.refundsThreshold }}
 {{- end }}
