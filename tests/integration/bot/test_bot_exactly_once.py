@@ -1,0 +1,64 @@
+"""Replays and races never move money twice: the same update delivered twice, Confirm pressed
+twice at once, /start racing itself."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+
+from tests.integration.bot.harness import USER, Harness
+from vidgen.bot.texts import t
+
+
+async def test_the_same_start_update_twice_grants_once(harness: Harness) -> None:
+    update = harness.stamp(harness.tg.text_update(USER, "/start"))
+    await harness.feed(copy.deepcopy(update))
+    await harness.feed(copy.deepcopy(update))
+    assert await harness.balance(USER) == 2
+    assert len(await harness.entries(USER, "signup_bonus")) == 1
+
+
+async def test_concurrent_start_updates_grant_once(harness: Harness) -> None:
+    await asyncio.gather(*(harness.text(USER, "/start") for _ in range(5)))
+    assert await harness.balance(USER) == 2
+    assert len(await harness.entries(USER)) == 1
+    assert len(await harness.events("user_registered")) == 1
+
+
+async def test_the_same_confirm_update_twice_debits_once(harness: Harness) -> None:
+    confirm = await harness.prepare(USER)
+    update = harness.stamp(harness.tg.callback_update(USER, confirm, message_id=500))
+    await harness.feed(copy.deepcopy(update))
+    await harness.feed(copy.deepcopy(update))
+    assert await harness.balance(USER) == 1
+    assert len(await harness.entries(USER, "debit")) == 1
+    assert len(harness.launcher.specs) == 1 and len(await harness.generations()) == 1
+    assert harness.answers()[-1]["text"] == t("create.stale", "en")
+
+
+async def test_confirm_pressed_twice_concurrently_debits_once(harness: Harness) -> None:
+    confirm = await harness.prepare(USER)
+    taps = [harness.tg.callback_update(USER, confirm, message_id=500) for _ in range(2)]
+    await asyncio.gather(*(harness.feed(tap) for tap in taps))
+    assert await harness.balance(USER) == 1
+    [debit] = await harness.entries(USER, "debit")
+    [spec] = harness.launcher.specs
+    assert debit.ref == spec.name
+    assert len(await harness.generations()) == 1 and len(await harness.outbox()) == 1
+    assert len(await harness.events("generation_requested")) == 1
+    # Both taps got past the conversation state: the database, not the FSM, kept it to one.
+    assert t("create.already", "en") in [a.get("text") for a in harness.answers()]
+
+
+async def test_many_concurrent_confirms_with_one_credit_left(harness: Harness) -> None:
+    """Two requests in a row, each confirmed by five simultaneous taps, with 2 credits: exactly
+    two debits, balance 0."""
+    first = await harness.prepare(USER, message_id=500)
+    taps = [harness.tg.callback_update(USER, first, message_id=500) for _ in range(5)]
+    await asyncio.gather(*(harness.feed(tap) for tap in taps))
+    second = await harness.prepare(USER, message_id=600)
+    taps = [harness.tg.callback_update(USER, second, message_id=600) for _ in range(5)]
+    await asyncio.gather(*(harness.feed(tap) for tap in taps))
+    assert await harness.balance(USER) == 0
+    assert len(await harness.entries(USER, "debit")) == 2
+    assert len(harness.launcher.specs) == 2
