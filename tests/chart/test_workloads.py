@@ -43,12 +43,7 @@ def test_operator_deployment() -> None:
     assert deploy["spec"]["replicas"] == 1
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}
     c = container(docs, "Deployment", "vidgen-operator", "operator")
-    assert c["args"] == [
-        "operator",
-        "--namespace=vidgen",
-        "--liveness=http://0.0.0.0:8080/healthz",
-        "--standalone",
-    ]
+    assert c["args"] == ["operator", "--namespace=vidgen", "--standalone"]
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {"metrics": 9090, "health": 8080}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     env = env_of(c)
@@ -100,7 +95,7 @@ def test_operator_peering_with_several_replicas() -> None:
     assert deploy["spec"]["replicas"] == 2
     assert "strategy" not in deploy["spec"]  # rolling: the peers hand over
     c = container(docs, "Deployment", "vidgen-operator", "operator")
-    assert "--peering=vidgen-operator" in c["args"] and "--standalone" not in c["args"]
+    assert c["args"] == ["operator", "--namespace=vidgen"]  # peering is on unless --standalone
     assert env_of(c)["VIDGEN_PEERING_NAME"] == "vidgen-operator"
     crd = one(docs, "CustomResourceDefinition", "kopfpeerings.kopf.dev")
     assert crd["spec"]["scope"] == "Namespaced"
@@ -135,6 +130,12 @@ def test_bot_webhook_has_service_ingress_and_replicas() -> None:
     assert env["VIDGEN_WEBHOOK_PORT"] == "8080"
     assert env["VIDGEN_REDIS_URL"] == "redis://redis:6379/0"
     assert env["VIDGEN_WEBHOOK_SECRET"] == {"secretKeyRef": {"name": "tg", "key": "hook"}}
+    bot = container(docs, "Deployment", "vidgen-bot", "bot")
+    assert [p["name"] for p in bot["ports"]] == ["webhook"]
+    assert bot["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "webhook"}
+    assert bot["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "webhook"}
+    metrics = one(docs, "Service", "vidgen-bot-metrics")
+    assert metrics["spec"]["ports"][0]["targetPort"] == "webhook"
     service = one(docs, "Service", "vidgen-bot")
     assert service["spec"]["ports"] == [
         {"name": "webhook", "port": 80, "targetPort": "webhook", "protocol": "TCP"}
@@ -324,7 +325,14 @@ def test_pod_disruption_budgets_and_network_policies() -> None:
     assert metrics_rule["from"][0]["namespaceSelector"] == {
         "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
     }
-    assert len(policies["vidgen-bot"]["ingress"]) == 2  # metrics + the webhook
+    # Webhook mode: one port, open (Telegram via the Ingress; /metrics is served there too).
+    assert policies["vidgen-bot"]["ingress"] == [{"ports": [{"port": "webhook", "protocol": "TCP"}]}]
+    polling = {
+        d["metadata"]["name"]: d["spec"]
+        for d in find(render({"networkPolicy": {"enabled": True}}), "NetworkPolicy")
+    }
+    (rule,) = polling["vidgen-bot"]["ingress"]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}] and "from" in rule
     assert find(render(), "NetworkPolicy") == [] and find(render(), "PodDisruptionBudget") == []
 
 
@@ -341,3 +349,17 @@ def test_monitoring_objects_are_gated() -> None:
     dashboard = one(docs, "ConfigMap", "vidgen-dashboard")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert dashboard["metadata"]["annotations"] == {"grafana_folder": "vidgen"}
+
+
+def test_webhook_secret_is_generated_when_not_given() -> None:
+    docs = render(
+        {"bot": {"mode": "webhook", "replicas": 1, "webhook": {"url": "https://b.example.com/webhook"}}}
+    )
+    secret = one(docs, "Secret", "vidgen-secrets")["stringData"]["webhook-secret"]
+    assert len(secret) == 32 and secret.isalnum()
+    env = env_of(container(docs, "Deployment", "vidgen-bot", "bot"))
+    assert env["VIDGEN_WEBHOOK_SECRET"] == {
+        "secretKeyRef": {"name": "vidgen-secrets", "key": "webhook-secret"}
+    }
+    # Polling needs none.
+    assert one(render(), "Secret", "vidgen-secrets")["stringData"]["webhook-secret"] == ""
