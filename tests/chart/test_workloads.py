@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.render import ALL_ON, ALL_ON_BUILTIN, container, env_of, find, one, pod_specs, render
+from tests.chart.render import ALL_ON, ALL_ON_BUILTIN, CHART, container, env_of, find, one, pod_specs, render
 
 CASES = {"defaults": None, "all-on": ALL_ON, "all-on-builtin": ALL_ON_BUILTIN}
 
@@ -301,6 +301,12 @@ def test_metabase_and_its_provisioning_job() -> None:
         "secretKeyRef": {"name": "vidgen-metabase", "key": "metabase-admin-password"}
     }
     assert "VIDGEN_DATABASE_URL" in env
+    # First the setup script (admin + database on a fresh Metabase), from the chart's file.
+    (init,) = job["spec"]["template"]["spec"]["initContainers"]
+    assert init["command"] == ["python", "/setup/metabase-setup.py"]
+    assert env_of(init)["VIDGEN_METABASE_URL"] == "http://vidgen-metabase:3000"
+    script = one(docs, "ConfigMap", "vidgen-metabase-setup")["data"]["metabase-setup.py"]
+    assert script == (CHART / "files" / "metabase-setup.py").read_text().rstrip("\n")
     assert find(render(), "Deployment", "vidgen-metabase") == []
 
 
