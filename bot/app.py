@@ -8,7 +8,6 @@ own launcher (the local controller) and its own sessions/storage.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -121,8 +120,7 @@ async def serve(
     finally:
         sweeper_stop.set()
         await sweeper_task
-        await dp.storage.close()
-        await bot.session.close()
+        await bot.session.close()  # the dispatcher's shutdown closed the conversation storage
 
 
 async def _serve_polling(
@@ -130,26 +128,34 @@ async def _serve_polling(
 ) -> None:
     from prometheus_client import start_http_server
 
-    with contextlib.suppress(OSError):  # the port may be taken (local mode next to an operator)
-        start_http_server(settings.metrics_port)
-    await bot.delete_webhook()
-    polling = asyncio.create_task(
-        dp.start_polling(
-            bot,
-            allowed_updates=dp.resolve_used_update_types(),
-            handle_signals=handle_signals,
-            close_bot_session=False,
+    metrics_server = None
+    try:
+        metrics_server, _ = start_http_server(settings.metrics_port)
+    except OSError as exc:  # the port may be taken (local mode next to an operator)
+        log.warning("metrics server not started", port=settings.metrics_port, error=repr(exc))
+    try:
+        await bot.delete_webhook()
+        polling = asyncio.create_task(
+            dp.start_polling(
+                bot,
+                allowed_updates=dp.resolve_used_update_types(),
+                handle_signals=handle_signals,
+                close_bot_session=False,
+            )
         )
-    )
-    if stop is None:
-        await polling
-        return
-    waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if not polling.done():
-        await dp.stop_polling()
-        await polling
-    waiter.cancel()
+        if stop is None:
+            await polling
+            return
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not polling.done():
+            await dp.stop_polling()
+            await polling
+        waiter.cancel()
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
 
 
 async def _serve_webhook(
