@@ -98,7 +98,10 @@ class I18nMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user = data.get("user")
         tg_user: TgUser | None = data.get("event_from_user")
-        data["lang"] = user.language if user is not None else language_for(tg_user and tg_user.language_code)
+        if user is not None:
+            data["lang"] = user.language
+        else:
+            data["lang"] = language_for(tg_user.language_code if tg_user is not None else None)
         return await handler(event, data)
 
 

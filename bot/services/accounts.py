@@ -17,7 +17,7 @@ class AccountService:
         self.settings = settings
 
     async def balance(self, session: AsyncSession, user_id: int) -> int:
-        return await sqla_ledger.balance_of(session, user_id)
+        return int(await sqla_ledger.balance_of(session, user_id))
 
     async def recent_entries(self, session: AsyncSession, user_id: int, limit: int = 5) -> list[CreditEntry]:
         rows = await session.scalars(

@@ -123,7 +123,7 @@ class GenerationService:
 
     @property
     def cost(self) -> int:
-        return self.settings.credits_per_video
+        return int(self.settings.credits_per_video)
 
     # --- photo ------------------------------------------------------------------------------
 
