@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -233,7 +235,11 @@ async def confirm(
     await state.clear()
     await query.answer(t("create.accepted", lang, balance=balance))
     if isinstance(message, Message):
-        await edit_or_send(query, t("progress.pending", lang))
+        # The confirm message becomes the progress message (edited before the launch, so this
+        # text never overwrites the operator's first update). If it cannot be edited, the
+        # operator's edits will fail the same way; nothing else depends on it.
+        with contextlib.suppress(TelegramBadRequest):
+            await message.edit_text(t("progress.pending", lang), reply_markup=None)
     await generation.launch(session, spec)
 
 

@@ -205,9 +205,10 @@ def make_harness(
     settings: Settings | None = None,
     fsm_storage: BaseStorage | None = None,
     launcher: RecordingLauncher | None = None,
+    storage: FileStorage | None = None,
 ) -> Harness:
     settings = settings or bot_settings()
-    storage = FileStorage(tmp_path / "data")
+    storage = storage or FileStorage(tmp_path / "data")
     launcher = launcher or RecordingLauncher()
     dp = create_dispatcher(
         settings, sessions=sessions, storage=storage, launcher=launcher, fsm_storage=fsm_storage
