@@ -24,8 +24,6 @@ from typing import Any
 import pytest
 import yaml
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
-
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "vidgen"
 RELEASE = "vidgen"
@@ -273,6 +271,8 @@ def wait_for_phase(c: Cluster, name: str, wanted: str, timeout: float) -> dict[s
     raise AssertionError(f"{name} did not reach {wanted}: status {status}\n{c.diagnostics()}")
 
 
+@pytest.mark.e2e
+@pytest.mark.timeout(2400)  # building the images and installing take most of it
 def test_a_generation_is_delivered(cluster: Cluster) -> None:
     c = cluster
     # The CRD is installed by the chart, with its printer columns.
@@ -326,6 +326,8 @@ def test_a_generation_is_delivered(cluster: Cluster) -> None:
     assert pod_spec["automountServiceAccountToken"] is False
 
 
+@pytest.mark.e2e
+@pytest.mark.timeout(2400)  # may be the one that builds the cluster (run alone)
 def test_the_bot_and_operator_may_not_do_more_than_they_need(cluster: Cluster) -> None:
     """RBAC on the live API server (kubectl auth can-i as each ServiceAccount)."""
     c = cluster
