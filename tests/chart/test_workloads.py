@@ -84,8 +84,9 @@ def test_runner_job_settings_are_passed_through() -> None:
     assert (env["VIDGEN_RUNNER_CPU_REQUEST"], env["VIDGEN_RUNNER_MEMORY_REQUEST"]) == ("250m", "512Mi")
     assert env["VIDGEN_RUNNER_MEMORY_LIMIT"] == "2Gi"
     assert (env["VIDGEN_JOB_ACTIVE_DEADLINE_SECONDS"], env["VIDGEN_JOB_TTL_SECONDS"]) == ("600", "60")
+    # One image (Dockerfile.bot) for the bot and the operator.
     assert container(docs, "Deployment", "vidgen-operator", "operator")["image"] == (
-        "registry.example.com/v/operator:1.2.3"
+        "registry.example.com/v/bot:1.2.3"
     )
 
 
@@ -250,7 +251,7 @@ def test_external_database_url_goes_into_a_secret() -> None:
 
 def test_migrations_run_before_the_operator_and_the_bot() -> None:
     docs = render()
-    for name, image in (("vidgen-operator", "operator"), ("vidgen-bot", "bot")):
+    for name, image in (("vidgen-operator", "bot"), ("vidgen-bot", "bot")):
         spec = one(docs, "Deployment", name)["spec"]["template"]["spec"]
         (init,) = spec["initContainers"]
         assert init["args"] == ["migrate"] and init["image"].endswith(f"/{image}:0.1.0")
@@ -294,6 +295,8 @@ def test_metabase_and_its_provisioning_job() -> None:
     assert one(docs, "Secret", "vidgen-metabase")["stringData"] == {"metabase-admin-password": "mb-pass"}
     job = one(docs, "Job", "vidgen-metabase-provision-1")
     c = job["spec"]["template"]["spec"]["containers"][0]
+    # The runner image has httpx (the analytics extra's dependency); its entry point is replaced.
+    assert c["image"] == "ghcr.io/vidgen/runner:0.1.0" and c["command"] == ["vidgen"]
     assert c["args"] == ["analytics", "provision", "--metabase-url=http://vidgen-metabase:3000"]
     env = env_of(c)
     assert env["VIDGEN_METABASE_USER"] == "admin@example.com"
