@@ -151,5 +151,5 @@ def container(docs: list[dict[str, Any]], kind: str, name: str, container_name: 
     spec = one(docs, kind, name)["spec"]["template"]["spec"]
     for c in spec["containers"]:
         if c["name"] == container_name:
-            return c
+            return dict(c)
     raise AssertionError(f"{kind}/{name} has no container {container_name}")

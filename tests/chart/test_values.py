@@ -30,7 +30,7 @@ def validator() -> jsonschema.Draft202012Validator:
 
 
 def merged(values: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(VALUES)
+    out: dict[str, Any] = copy.deepcopy(VALUES)
 
     def merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
         for key, value in src.items():
