@@ -162,17 +162,14 @@ async def _serve_webhook(
     settings: Settings, dp: Dispatcher, bot: Bot, sessions: SessionMaker, stop: asyncio.Event | None
 ) -> None:
     app = webhook_app(settings, dp, bot, sessions=sessions)
-
-    async def on_startup() -> None:
-        await _register_webhook(settings, dp, bot)
-
-    dp.startup.register(on_startup)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-    await site.start()
-    log.info("webhook server listening", host=settings.webhook_host, port=settings.webhook_port)
     try:
+        site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+        await site.start()
+        log.info("webhook server listening", host=settings.webhook_host, port=settings.webhook_port)
+        # Only now, so Telegram never calls before the server listens.
+        await _register_webhook(settings, dp, bot)
         await (stop or asyncio.Event()).wait()
     finally:
         await runner.cleanup()
