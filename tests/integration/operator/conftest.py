@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import attrs
 import kmock as kmocklib
 import pytest
 import yaml
@@ -70,6 +71,28 @@ async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+@attrs.define(kw_only=True)
+class BoundedEmulator(kmocklib.KubernetesEmulator):
+    """kmock's emulator with a bounded request log. kmock matches each new request against its
+    whole request history (quadratic in the request count), which would make a 10-generation
+    run take minutes; only the objects matter here. Job creations are logged separately."""
+
+    keep_requests: int = 5
+    job_creations: list[str] = attrs.field(factory=list)
+
+    async def _handle(self, request: Any) -> Any:
+        if len(self._requests) > 2 * self.keep_requests:
+            del self._requests[: -self.keep_requests]
+        if request.method == "POST" and request.resource == JOBS_RESOURCE and isinstance(request.data, dict):
+            self.job_creations.append(request.data["metadata"]["name"])
+        return await super()._handle(request)
+
+
+@pytest.fixture
+def kmock_options(kmock_options: dict[str, Any]) -> dict[str, Any]:
+    return {**kmock_options, "cls": BoundedEmulator}
 
 
 def declare_resources(kmock: Any) -> None:
@@ -155,7 +178,7 @@ class Cluster:
 
     def job_posts(self) -> list[str]:
         """Names in every Job creation request, in order (409s included)."""
-        return [r.data["metadata"]["name"] for r in self.kmock[f"post {JOBS_PATH}"]]
+        return list(self.kmock.job_creations)
 
     def events(self, name: str) -> list[dict[str, Any]]:
         found = []
@@ -246,7 +269,7 @@ class Kubelet:
                     continue
                 await self.cluster.finish_job(active[name], self.result_for(active[name]))
                 self.finished_order.append(name)
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.03)
 
     async def __aenter__(self) -> Kubelet:
         self._task = asyncio.create_task(self._loop())

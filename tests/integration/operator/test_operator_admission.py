@@ -1,0 +1,95 @@
+"""Admission under the cap, FIFO, and the adaptive limit on provider rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from vidgen.bot.texts import t
+from vidgen.core.errors import ErrorClass, Failure
+from vidgen.core.result import RunnerResult
+
+from .conftest import Kubelet, OperatorEnv, schema_errors, until
+
+pytestmark = pytest.mark.postgres
+
+RATE_LIMITED = RunnerResult.failed(Failure(ErrorClass.RATE_LIMIT, "provider_429", "too many requests"))
+
+
+async def test_ten_generations_under_a_cap_of_three_run_fifo(operator_env: OperatorEnv) -> None:
+    env, cluster = operator_env, operator_env.cluster
+    specs = []
+    for i in range(10):  # queued before the operator starts: it must sort them, not race them
+        specs.append(await env.request(200 + i, f"fifo{i}"))
+        await asyncio.sleep(0.005)
+    names = [s.name for s in specs]
+    async with Kubelet(cluster, run_time=0.3) as kubelet:
+        await env.start()
+        await until(
+            lambda: all(cluster.phase(n) == "Delivered" for n in names), timeout=30, what="all delivered"
+        )
+
+    assert kubelet.max_active == 3
+    assert [j.rsplit("-a", 1)[0] for j in kubelet.started_order] == names  # FIFO starts
+    assert [j.rsplit("-a", 1)[0] for j in kubelet.finished_order] == names
+    finished = [cluster.status(n)["finishedAt"] for n in names]
+    assert finished == sorted(finished)  # and FIFO deliveries
+    assert len(cluster.job_posts()) == 10  # one Job each, no duplicates
+    assert all(cluster.status(n)["attempts"] == 1 for n in names)
+    assert all(not schema_errors(cluster.vg(n)) for n in names)
+    # The last in line saw its queue position go down while it waited.
+    last = specs[-1]
+
+    def shown() -> list[str]:
+        calls = env.tg.calls_to("editMessageText")
+        return [c.params["text"] for c in calls if c.params["message_id"] == str(last.status_message_id)]
+
+    await until(lambda: shown()[-1] == t("progress.delivered", "en"), what="the last progress edit")
+    by_text = {t("progress.queued", "en", position=p): p for p in range(1, 11)}
+    positions = [by_text[text] for text in shown() if text in by_text]
+    assert len(positions) > 1 and positions == sorted(set(positions), reverse=True)
+
+
+async def test_rate_limits_halve_the_limit_and_clean_windows_restore_it(operator_env: OperatorEnv) -> None:
+    env, cluster = operator_env, operator_env.cluster
+    running = await env.start(max_concurrency=4)
+    reconciler = running.runtime.reconciler
+    assert reconciler is not None
+    first = [await env.request(300 + i, f"rl{i}") for i in range(4)]
+    throttled = [s.name for s in first[:2]]
+    async with Kubelet(cluster, run_time=0.1, script={n: [RATE_LIMITED] for n in throttled}) as kubelet:
+        kubelet.hold = {s.name for s in first[2:]}  # two keep running while two hit the limit
+        await until(
+            lambda: all(
+                cluster.status(n).get("attempts") == 1 and cluster.phase(n) == "Queued" for n in throttled
+            ),
+            what="requeued",
+        )
+        assert reconciler.limit.current == 1  # 4 → 2 → 1
+        for name in throttled:
+            status = cluster.status(name)
+            assert status["error"]["class"] == "RATE_LIMIT" and status["notBefore"]
+        # Over the limit (2 running, limit 1): nothing more starts until they finish.
+        await asyncio.sleep(0.5)
+        assert all(cluster.phase(n) == "Queued" for n in throttled)
+        kubelet.hold = set()
+        await until(
+            lambda: all(cluster.phase(s.name) == "Delivered" for s in first), timeout=20, what="first batch"
+        )
+        assert [cluster.status(n)["attempts"] for n in throttled] == [2, 2]
+
+        # Clean windows pass: the limit grows back to 4, and four start side by side again.
+        await asyncio.sleep(4 * env.settings.clean_window_seconds)
+        kubelet.max_active = 0
+        kubelet.hold = {f"vg-{400 + i}-again{i}" for i in range(4)}
+        second = [await env.request(400 + i, f"again{i}") for i in range(4)]
+        await until(
+            lambda: len([s for s in second if cluster.phase(s.name) == "Running"]) == 4, what="four running"
+        )
+        await until(lambda: kubelet.max_active == 4, what="the kubelet to see four")
+        assert reconciler.limit.current == 4
+        kubelet.hold = set()
+        await until(
+            lambda: all(cluster.phase(s.name) == "Delivered" for s in second), timeout=20, what="second batch"
+        )
