@@ -27,7 +27,7 @@ from .metrics import Metrics
 from .progress import ProgressEditor
 from .reconciler import Reconciler
 from .settlement import Settlement
-from .status import Generation, needs_admission_timer, needs_resync
+from .status import Generation, is_settled
 
 log = get_logger(__name__)
 
@@ -74,18 +74,8 @@ async def on_generation_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
     await memo.reconciler.finalize(name)
 
 
-async def admission_tick(memo: kopf.Memo, name: str, status: kopf.Status, **_: Any) -> None:
-    """Queued generations keep the admission loop going (a requeued one's notBefore passes,
-    the creation window frees up) even when no event comes."""
-    reconciler: Reconciler = memo.reconciler
-    if not status.get("phase"):
-        await reconciler.reconcile(name)
-    await reconciler.request_admission(min_gap=memo.settings.admission_interval_seconds / 2)
-
-
-async def resync_tick(memo: kopf.Memo, name: str, **_: Any) -> None:
-    """Past the queue but not settled: re-check, in case an event was lost."""
-    await memo.reconciler.reconcile(name)
+async def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await memo.reconciler.tick(Generation.from_body(body))
 
 
 async def admission_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
@@ -102,24 +92,17 @@ def make_registry(settings: Settings) -> kopf.OperatorRegistry:
         on_job_event
     )
     kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)(on_generation_deleted)
+    # One timer per unsettled object. (A timer whose `when` flips back and forth, Queued →
+    # Running → Queued, can miss its restart in kopf; this filter only ever turns off.)
     kopf.timer(
         GROUP,
         VERSION,
         PLURAL,
-        id="admission",
+        id="tick",
         interval=settings.admission_interval_seconds,
-        when=lambda status, **_: needs_admission_timer(status),
+        when=lambda status, **_: not is_settled(status),
         registry=registry,
-    )(admission_tick)
-    kopf.timer(
-        GROUP,
-        VERSION,
-        PLURAL,
-        id="resync",
-        interval=settings.resync_interval_seconds,
-        when=lambda status, **_: needs_resync(status),
-        registry=registry,
-    )(resync_tick)
+    )(tick)
     return registry
 
 

@@ -132,6 +132,7 @@ class Reconciler:
         self.window = CreationWindow(settings.provider_rate_limit, settings.provider_rate_window_seconds)
         self.last_pass: float | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._resynced: dict[str, float] = {}
         self._admission = asyncio.Lock()
         self._admission_wanted = False
         metrics.concurrency_max.set(settings.max_concurrency)
@@ -151,6 +152,22 @@ class Reconciler:
             return
         await self.reconcile(gen.name)
 
+    async def tick(self, gen: Generation) -> None:
+        """The per-object timer (every admission interval while unsettled): keeps admission going
+        for queued ones (a notBefore passes, the creation window frees up) and re-checks the
+        others every resync interval, in case an event was lost."""
+        if gen.deleting or gen.settled:
+            return
+        if gen.phase in (Phase.PENDING, Phase.QUEUED):
+            if gen.phase is Phase.PENDING:
+                await self.reconcile(gen.name)
+            await self.request_admission(min_gap=self.settings.admission_interval_seconds / 2)
+            return
+        now = self.clock()
+        if now - self._resynced.setdefault(gen.name, now) >= self.settings.resync_interval_seconds:
+            self._resynced[gen.name] = now
+            await self.reconcile(gen.name)
+
     async def job_changed(self, generation: str, job: Mapping[str, Any] | None) -> None:
         """A watch event for an attempt's Job (None: it was deleted)."""
         if job is None or job_finished(job):
@@ -168,9 +185,11 @@ class Reconciler:
         async with self._lock(name):
             await self._settle(name, finalizing=True)
         self._locks.pop(name, None)
+        self._resynced.pop(name, None)
         await self.request_admission()
 
     def forget(self, name: str) -> None:
+        self._resynced.pop(name, None)
         lock = self._locks.get(name)
         if lock is not None and not lock.locked():
             del self._locks[name]

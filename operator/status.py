@@ -348,11 +348,6 @@ def notify_done(gen: Generation, sent: bool, detail: str, now: float) -> dict[st
     }
 
 
-def needs_admission_timer(status: Mapping[str, Any]) -> bool:
-    """Queued (or not yet queued): the admission timer keeps an eye on it."""
-    return (status.get("phase") or Phase.PENDING) in (Phase.PENDING, Phase.QUEUED)
-
-
 def refund_settled(status: Mapping[str, Any]) -> bool:
     conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     return bool(status.get("refunded")) or conds.get(REFUNDED) == "False"
@@ -365,8 +360,3 @@ def is_settled(status: Mapping[str, Any]) -> bool:
         return True
     conds = {c.get("type") for c in status.get("conditions") or []}
     return phase == Phase.FAILED and refund_settled(status) and NOTIFIED in conds
-
-
-def needs_resync(status: Mapping[str, Any]) -> bool:
-    """Past the queue and not settled yet: a lost event must not strand it."""
-    return not needs_admission_timer(status) and not is_settled(status)

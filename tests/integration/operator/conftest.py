@@ -319,9 +319,22 @@ class OperatorEnv:
         return handle
 
     async def request(
-        self, user_id: int, token: str, *, prompt: str = "", priority: int = 0
+        self,
+        user_id: int,
+        token: str,
+        *,
+        prompt: str = "",
+        priority: int = 0,
+        status: dict[str, Any] | None = None,
     ) -> GenerationSpec:
-        """What the bot does: the user, the debit + row (one transaction), the photo, then the VG."""
+        """What the bot does: the user, the debit + row (one transaction), the photo, then the VG
+        (with `status`: as an earlier operator run left it)."""
+        spec = await self.seed(user_id, token, prompt=prompt, priority=priority)
+        await self.cluster.create_vg(spec, status)
+        return spec
+
+    async def seed(self, user_id: int, token: str, *, prompt: str = "", priority: int = 0) -> GenerationSpec:
+        """The database side of a request (and the video in storage), without the VG."""
         spec = GenerationSpec(
             name=f"vg-{user_id}-{token}",
             user_id=user_id,
@@ -336,7 +349,6 @@ class OperatorEnv:
             await ensure_user(session, user_id, free_credits=2)
             await create_request(session, spec, cost=1)
         self.put_video(spec.name)
-        await self.cluster.create_vg(spec)
         return spec
 
     def put_video(self, name: str) -> None:

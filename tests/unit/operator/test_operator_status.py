@@ -19,8 +19,6 @@ from vidgen.operator.status import (
     is_settled,
     iso,
     merge,
-    needs_admission_timer,
-    needs_resync,
     notify_claim,
     notify_done,
     parse_time,
@@ -84,7 +82,7 @@ def test_transitions_compose_into_a_consistent_status() -> None:
     assert gen.phase is Phase.DELIVERED and gen.result["telegramFileId"] == "file-1"
     assert gen.result["video"] == "outputs/vg-7-abc.mp4"  # merged, not replaced
     assert gen.condition(READY)["status"] == "True"  # type: ignore[index]
-    assert gen.settled and not needs_resync(gen.status)
+    assert gen.settled
 
 
 def test_failure_settlement_conditions() -> None:
@@ -92,14 +90,14 @@ def test_failure_settlement_conditions() -> None:
     failure = Failure(ErrorClass.USER_VIOLATION, "provider_422", "no")
     gen = gen.with_status(to_failed(gen, failure, NOW))
     assert gen.phase is Phase.FAILED and not gen.refund_settled and not gen.settled
-    assert gen.view().refunded is False and needs_resync(gen.status)
+    assert gen.view().refunded is False
     gen = gen.with_status(refund_patch(gen, True, "Refunded", NOW))
     assert gen.refund_settled and gen.view().refunded and not gen.notified
     gen = gen.with_status(notify_claim(gen, NOW))
     assert gen.notified and gen.condition(NOTIFIED)["status"] == "Unknown"  # type: ignore[index]
     gen = gen.with_status(notify_done(gen, True, "", NOW + 1))
     assert gen.condition(NOTIFIED)["status"] == "True"  # type: ignore[index]
-    assert gen.settled and is_settled(gen.status) and not needs_resync(gen.status)
+    assert gen.settled and is_settled(gen.status)
     owed_nothing = Generation.from_body(body({"phase": "Failed"}))
     owed_nothing = owed_nothing.with_status(refund_patch(owed_nothing, False, "NotDebited", NOW))
     assert owed_nothing.refund_settled and not owed_nothing.status["refunded"]
@@ -126,8 +124,11 @@ def test_message_keys() -> None:
     assert failure_message_key(CANCELLED) == "error.cancelled"
 
 
-def test_timer_filters() -> None:
-    assert needs_admission_timer({}) and needs_admission_timer({"phase": "Queued"})
-    assert not needs_admission_timer({"phase": "Running"})
-    assert needs_resync({"phase": "Running"}) and needs_resync({"phase": "Delivering"})
-    assert not needs_resync({"phase": "Queued"}) and not needs_resync({"phase": "Delivered"})
+def test_settled_means_nothing_left_to_do() -> None:
+    assert is_settled({"phase": "Delivered"})
+    assert not is_settled({}) and not is_settled({"phase": "Running"})
+    assert not is_settled({"phase": "Failed", "refunded": True})
+    notified = [{"type": "Notified", "status": "Unknown"}]
+    assert is_settled({"phase": "Failed", "refunded": True, "conditions": notified})
+    owed_nothing = [{"type": "Refunded", "status": "False"}, *notified]
+    assert is_settled({"phase": "Failed", "refunded": False, "conditions": owed_nothing})
