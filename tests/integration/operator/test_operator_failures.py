@@ -144,6 +144,7 @@ async def test_restart_after_the_job_was_created_but_not_recorded(operator_env: 
 async def test_temporary_failures_retry_with_a_new_job_each(operator_env: OperatorEnv) -> None:
     env, cluster = operator_env, operator_env.cluster
     await env.start()
+    # Attempt 1 fails TEMPORARY, attempt 2 writes no result at all (also TEMPORARY), 3 succeeds.
     async with Kubelet(cluster, script={"vg-605-temp": [TEMPORARY, None]}):
         spec = await env.request(605, "temp")
         await until(lambda: cluster.phase(spec.name) == "Delivered", timeout=15, what="Delivered")
