@@ -137,6 +137,9 @@ class Settings(BaseSettings):
         None, description="Kubernetes API URL (tests, out-of-cluster); else kubeconfig, else in-cluster"
     )
     peering_name: str = Field("vidgen", description="KopfPeering object the operator's replicas share")
+    peering_priority: int | None = Field(
+        None, description="this replica's kopf priority (highest acts); default: its start time in ms"
+    )
     health_port: int = Field(8081, description="kopf liveness endpoint (/healthz)")
     resync_interval_seconds: float = Field(30.0, gt=0, description="re-check of running/unsettled objects")
     delivery_retry_delay_seconds: float = Field(2.0, ge=0, description="wait between delivery tries")
