@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from typing import Any
 
@@ -143,10 +144,17 @@ class OperatorRuntime:
         self.metrics_port = settings.metrics_port if metrics_port is None else metrics_port
         self.liveness = liveness
         self.post_events = post_events
+        # kopf pauses every replica whose priority ties the highest, so each replica needs its
+        # own: by default the start time in milliseconds (the newest replica leads; a rollout
+        # hands over as soon as the new pod runs).
+        self.priority = (
+            settings.peering_priority if settings.peering_priority is not None else int(time.time() * 1000)
+        )
         self.reconciler: Reconciler | None = None
-        self.started = asyncio.Event()
+        self.started = threading.Event()  # set once /metrics serves (any thread may wait)
 
-    async def run(self, stop_flag: asyncio.Event | None = None) -> None:
+    async def run(self, stop_flag: asyncio.Event | threading.Event | None = None) -> None:
+        """Run until `stop_flag` is set (a graceful stop) or the task is cancelled."""
         settings = self.settings
         settings.require("telegram_token")
         api = KubeApi.from_settings(settings)
@@ -179,6 +187,7 @@ class OperatorRuntime:
                 namespaces=[settings.namespace],
                 standalone=self.standalone,
                 peering_name=None if self.standalone else settings.peering_name,
+                priority=self.priority,
                 liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if self.liveness else None,
                 stop_flag=stop_flag,
             )

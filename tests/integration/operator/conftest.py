@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import inspect
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -295,26 +296,57 @@ class Running:
 
 
 @dataclass
+class Threaded:
+    """An operator in a thread with its own event loop and database engine: as separate as two
+    pods. (kopf stops by cancelling every task started after it in its loop, so two operators
+    that must stop independently cannot share one.)"""
+
+    runtime: OperatorRuntime
+    thread: threading.Thread
+    stop_flag: threading.Event
+
+    async def stop(self) -> None:
+        """A graceful stop (SIGTERM): kopf leaves the peering object on its way out."""
+        self.stop_flag.set()
+        await asyncio.to_thread(self.thread.join, 20)
+        assert not self.thread.is_alive(), "the operator did not stop"
+
+
+@dataclass
 class OperatorEnv:
     cluster: Cluster
     tg: FakeTelegram
     sessions: SessionMaker
     settings: Settings
     storage_dir: Path
-    running: list[Running] = field(default_factory=list)
+    running: list[Running | Threaded] = field(default_factory=list)
 
-    async def start(self, **overrides: Any) -> Running:
-        settings = self.settings.model_copy(update=overrides) if overrides else self.settings
+    async def start(self, *, standalone: bool = True, **overrides: Any) -> Running:
+        """Start an operator (several may run: each gets its own liveness port)."""
+        if self.running:
+            overrides.setdefault("health_port", free_port())
+        settings = Settings.model_validate({**self.settings.model_dump(), **overrides})
         runtime = OperatorRuntime(
-            settings, standalone=True, sessions=self.sessions, metrics_port=0, post_events=False
+            settings, standalone=standalone, sessions=self.sessions, metrics_port=0, post_events=False
         )
         task = asyncio.create_task(runtime.run())
-        waiter = asyncio.create_task(runtime.started.wait())
-        done, _ = await asyncio.wait({task, waiter}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
+        await until(lambda: runtime.started.is_set() or task.done(), what="the operator to start")
+        if task.done():
             task.result()  # raises what stopped it
-        assert waiter in done, "the operator did not start"
         handle = Running(runtime, task)
+        self.running.append(handle)
+        return handle
+
+    async def start_threaded(self, *, standalone: bool = True, **overrides: Any) -> Threaded:
+        overrides.setdefault("health_port", free_port())
+        settings = Settings.model_validate({**self.settings.model_dump(), **overrides})
+        runtime = OperatorRuntime(settings, standalone=standalone, metrics_port=0, post_events=False)
+        stop_flag = threading.Event()
+        thread = threading.Thread(target=lambda: asyncio.run(runtime.run(stop_flag)), daemon=True)
+        thread.start()
+        await until(lambda: runtime.started.is_set() or not thread.is_alive(), what="the operator to start")
+        assert thread.is_alive(), "the operator stopped at once"
+        handle = Threaded(runtime, thread, stop_flag)
         self.running.append(handle)
         return handle
 
@@ -387,13 +419,15 @@ class OperatorEnv:
 
 
 @pytest.fixture
-async def operator_env(kmock: Any, pg_sessions: SessionMaker, tmp_path: Path) -> AsyncIterator[OperatorEnv]:
+async def operator_env(
+    kmock: Any, pg_url: str, pg_sessions: SessionMaker, tmp_path: Path
+) -> AsyncIterator[OperatorEnv]:
     declare_resources(kmock)
     storage_dir = tmp_path / "data"
     storage_dir.mkdir()
     async with FakeTelegram() as tg:
         settings = Settings(
-            database_url="postgresql+psycopg://unused",
+            database_url=pg_url,
             storage_url=f"file://{storage_dir}",
             telegram_token=TOKEN,  # type: ignore[arg-type]
             telegram_api_url=tg.url,
