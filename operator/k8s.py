@@ -222,6 +222,10 @@ class KubeGenerationStore:
             log.warning("could not record an event", generation=gen.name, reason=reason, error=str(exc))
 
 
+class StaleJob(Exception):
+    """The attempt's Job name is taken by a Job of an earlier, deleted object."""
+
+
 class JobExecutor:
     """`Executor` that runs each attempt as a Kubernetes Job (operator/job_manifest.py)."""
 
@@ -234,9 +238,16 @@ class JobExecutor:
             gen.spec, attempt, self.settings, namespace=self.api.namespace, owner_uid=gen.uid
         )
         name = str(manifest["metadata"]["name"])
-        created = await self.api.create_job(manifest)
-        if not created:
-            log.info("the attempt's Job already exists (a replayed start)", generation=gen.name, job=name)
+        if await self.api.create_job(manifest):
+            return name
+        # 409: a replayed start (ours: carry on), or a leftover of an earlier object of the same
+        # name that the garbage collector has not removed yet (never read its result).
+        existing = await self.api.get_job(name)
+        owners = {o.get("uid") for o in ((existing or {}).get("metadata") or {}).get("ownerReferences") or []}
+        if existing is not None and gen.uid is not None and gen.uid not in owners:
+            await self.api.delete_job(name)
+            raise StaleJob(f"{name} belongs to an earlier object named {gen.name}; deleted, will retry")
+        log.info("the attempt's Job already exists (a replayed start)", generation=gen.name, job=name)
         return name
 
     async def outcome(self, gen: Generation) -> JobOutcome:

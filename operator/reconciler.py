@@ -143,7 +143,10 @@ class Reconciler:
     async def observe(self, gen: Generation) -> None:
         """A watch event for a generation. Running ones move on their Job's events (and the
         resync timer); queued ones on admission; settled ones never."""
-        if gen.deleting or gen.settled or gen.phase is Phase.RUNNING:
+        if gen.settled:
+            self.forget(gen.name)  # nothing more will happen to it
+            return
+        if gen.deleting or gen.phase is Phase.RUNNING:
             return
         if gen.phase is Phase.QUEUED:
             # Our own transitions ask for a pass themselves; this covers objects queued by an

@@ -20,6 +20,7 @@ from .status import parse_time
 
 RUNNER_CONTAINER = "runner"
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
+CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
 
 _SUCCESS_CONDITIONS = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS = ("Failed", "FailureTarget")
@@ -58,16 +59,21 @@ def _job_failure_reason(job: Mapping[str, Any]) -> str | None:
     return None
 
 
-def pods_of_job(pods: Iterable[Mapping[str, Any]], job_name: str) -> list[Mapping[str, Any]]:
-    """The Job's pods, newest first (by start time, then creation time)."""
+def pods_of_job(
+    pods: Iterable[Mapping[str, Any]], job_name: str, job_uid: str | None = None
+) -> list[Mapping[str, Any]]:
+    """The Job's pods, newest first (by start time, then creation time). With the Job's uid,
+    pods of an earlier Job of the same name are left out."""
     mine = []
     for pod in pods:
         meta = pod.get("metadata") or {}
         labels = meta.get("labels") or {}
         owners = meta.get("ownerReferences") or []
-        if any(labels.get(label) == job_name for label in JOB_NAME_LABELS) or any(
+        named = any(labels.get(label) == job_name for label in JOB_NAME_LABELS) or any(
             o.get("kind") == "Job" and o.get("name") == job_name for o in owners
-        ):
+        )
+        pod_uid = next((labels[k] for k in CONTROLLER_UID_LABELS if k in labels), None)
+        if named and (job_uid is None or pod_uid is None or pod_uid == job_uid):
             mine.append(pod)
 
     def started(pod: Mapping[str, Any]) -> float:
@@ -126,7 +132,8 @@ def job_outcome(job: Mapping[str, Any] | None, pods: Iterable[Mapping[str, Any]]
     if state not in (JobState.SUCCEEDED, JobState.FAILED):
         return JobOutcome(state)
     assert job is not None
-    mine = pods_of_job(pods, str((job.get("metadata") or {}).get("name")))
+    meta = job.get("metadata") or {}
+    mine = pods_of_job(pods, str(meta.get("name")), meta.get("uid"))
     result = read_result(mine)
     if result is None:
         failure = _kubernetes_failure(job, mine)

@@ -14,6 +14,7 @@ import inspect
 import socket
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,7 +206,7 @@ class Cluster:
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": f"{name}-pod", "namespace": NS, "labels": labels},
+            "metadata": {"name": f"{name}-{uuid.uuid4().hex[:5]}", "namespace": NS, "labels": labels},
             "status": {
                 "phase": "Succeeded" if ok else "Failed",
                 "startTime": iso(time.time()),

@@ -244,3 +244,20 @@ async def test_a_job_that_disappears_is_a_temporary_failure(operator_env: Operat
         await until(lambda: cluster.phase(spec.name) == "Delivered", what="Delivered")
     assert cluster.status(spec.name)["attempts"] == 2
     assert ok_result  # the default kubelet result
+
+
+async def test_a_leftover_job_of_an_earlier_object_is_not_adopted(operator_env: OperatorEnv) -> None:
+    """A Job of the same name owned by an earlier (deleted) object: removed, never read."""
+    env, cluster = operator_env, operator_env.cluster
+    spec = await env.seed(612, "stale")
+    stale = build_job(spec, 1, env.settings, namespace="vidgen", owner_uid="uid-of-an-earlier-object")
+    await cluster.create_job(stale)
+    await cluster.finish_job(stale, VIOLATED)  # its result must not settle the new object
+    async with Kubelet(cluster):
+        await env.start()
+        await cluster.create_vg(spec)
+        await until(lambda: cluster.phase(spec.name) == "Delivered", what="Delivered")
+    job = cluster.jobs()[f"{spec.name}-a1"]
+    assert job["metadata"]["ownerReferences"][0]["uid"] == f"uid-{spec.name}"
+    assert cluster.status(spec.name)["attempts"] == 1
+    assert [k for k, _r, _d in await env.ledger(612)] == ["signup_bonus", "debit"]

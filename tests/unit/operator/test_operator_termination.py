@@ -104,3 +104,14 @@ def test_process_outcome_for_local_mode() -> None:
     failed = process_outcome(2, encode(VIOLATION))
     assert failed.state is JobState.FAILED and failed.result == VIOLATION
     assert process_outcome(1, "").result is None
+
+
+def test_pods_of_an_earlier_job_of_the_same_name_are_left_out() -> None:
+    old, new = pod(message=encode(VIOLATION)), pod(message=encode(OK), started="2026-11-25T09:00:00Z")
+    old["metadata"]["labels"]["batch.kubernetes.io/controller-uid"] = "uid-old"
+    new["metadata"]["labels"]["batch.kubernetes.io/controller-uid"] = "uid-new"
+    current = job(succeeded=1)
+    current["metadata"]["uid"] = "uid-new"
+    assert pods_of_job([old, new], "vg-1-a-a1", "uid-new") == [new]
+    assert job_outcome(current, [old]).result is None
+    assert job_outcome(current, [old, new]).result == OK
