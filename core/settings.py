@@ -145,6 +145,20 @@ class Settings(BaseSettings):
     delivery_retry_delay_seconds: float = Field(2.0, ge=0, description="wait between delivery tries")
     delivery_max_wait_seconds: float = Field(60.0, ge=0, description="cap on Telegram's retry_after")
 
+    # --- local mode (`vidgen local`, `vidgen generate`) ---------------------------------------
+    local_runs_dir: str = Field(
+        "./vidgen-runs", description="per-attempt runner files: result line, pid, output log"
+    )
+    local_process_poll_seconds: float = Field(
+        0.5, gt=0, description="how often a runner left by an earlier run is checked"
+    )
+    local_stop_grace_seconds: float = Field(
+        10.0, ge=0, description="on stop, how long runners get after SIGTERM before SIGKILL"
+    )
+    local_max_resumes: int = Field(
+        3, ge=0, description="restarts of an attempt whose runner vanished (no result) before it fails"
+    )
+
     # --- analytics (Metabase, for `vidgen analytics provision`) -------------------------------
     metabase_url: str | None = Field(None, description="Metabase base URL, e.g. http://metabase:3000")
     metabase_user: str | None = Field(None, description="Metabase login (an admin's e-mail)")
