@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -102,6 +103,10 @@ class Generation(Base):
     video_duration: Mapped[float | None] = mapped_column()
     telegram_file_id: Mapped[str | None] = mapped_column(String(255))
     refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Local mode only (migration 0003): the CRD-shaped status the local controller drives (NULL
+    # until launched) and whether nothing is left to do. In a cluster both stay NULL/False.
+    status: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    settled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     not_before: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column()
