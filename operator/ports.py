@@ -1,15 +1,20 @@
 """What the reconciler needs from the outside world, as Protocols. The kopf operator plugs in the
 Kubernetes adapters (operator/k8s.py: the VideoGeneration API and Jobs); the local controller
-plugs in its own (a database-backed store and a subprocess per attempt)."""
+plugs in its own (a database-backed store and a subprocess per attempt). Delivery and progress
+are Telegram in both (operator/delivery.py, operator/progress.py); `vidgen generate` delivers to
+a file and shows progress on the terminal instead."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vidgen.core.lifecycle import JobOutcome
 
 from .status import Generation
+
+if TYPE_CHECKING:
+    from .delivery import NotSent, Sent
 
 
 class GenerationStore(Protocol):
@@ -47,3 +52,23 @@ class Executor(Protocol):
     async def stop(self, gen: Generation) -> None:
         """Stop the current attempt if it still runs (the generation was deleted)."""
         ...
+
+
+class Delivery(Protocol):
+    """Sends the finished video and the failure notice (TelegramDelivery in the bot's chat)."""
+
+    async def send_video(
+        self, chat_id: int, video_key: str, *, caption: str | None = None, reply_markup: Any = None
+    ) -> Sent | NotSent:
+        """One try at delivering the stored video `video_key`."""
+        ...
+
+    async def send_text(self, chat_id: int, text: str) -> NotSent | None:
+        """The user's failure notice; None when sent."""
+        ...
+
+
+class Progress(Protocol):
+    """Shows each transition to the user (ProgressEditor edits the status message)."""
+
+    async def show(self, chat_id: int, message_id: int | None, text: str, *, final: bool = False) -> None: ...

@@ -60,10 +60,9 @@ from vidgen.core.models import video_key
 from vidgen.core.result import RunnerResult
 from vidgen.core.settings import Settings
 
-from .delivery import NotSent, Sent, TelegramDelivery, again_keyboard, delivery_wait
+from .delivery import NotSent, Sent, again_keyboard, delivery_wait
 from .metrics import Metrics
-from .ports import Executor, GenerationStore
-from .progress import ProgressEditor
+from .ports import Delivery, Executor, GenerationStore, Progress
 from .settlement import Settlement
 from .status import (
     CANCELLED,
@@ -106,8 +105,8 @@ class Reconciler:
         store: GenerationStore,
         executor: Executor,
         settlement: Settlement,
-        delivery: TelegramDelivery,
-        progress: ProgressEditor,
+        delivery: Delivery,
+        progress: Progress,
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.time,
