@@ -85,7 +85,9 @@ class Settings(BaseSettings):
     webhook_path: str = Field("/webhook", pattern="^/")
     history_limit: int = Field(10, ge=1, le=50, description="generations shown by My videos")
     outbox_sweep_interval_seconds: float = Field(30.0, gt=0, description="how often the bot re-launches")
-    outbox_grace_seconds: float = Field(30.0, ge=0, description="outbox rows younger than this are left alone")
+    outbox_grace_seconds: float = Field(
+        30.0, ge=0, description="outbox rows younger than this are left alone"
+    )
     outbox_max_attempts: int = Field(5, ge=1, description="failed launches before the credit is refunded")
     kubeconfig: str | None = Field(None, description="kubeconfig path outside a cluster (else in-cluster)")
 
