@@ -1,0 +1,169 @@
+"""`vidgen local`: the bot (polling), the local controller and runner subprocesses in one process,
+on the settings' database (SQLite `./vidgen.db` by default, migrated at start) and storage
+(`./data` by default).
+
+Stopping (SIGINT/SIGTERM, or `stop` being set): the bot stops polling, work in flight gets
+`local_stop_grace_seconds`, and the runners are terminated — their attempts are not failed: they
+resume at the next start, and each runner resumes its provider task from its checkpoint, so no
+second task is paid for. A restart resumes every unfinished generation.
+
+One `vidgen local` per runs folder (a lock file), so two never drive the same generations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.engine import make_url
+
+from vidgen.core.db.engine import make_engine, make_sessionmaker
+from vidgen.core.db.migrate import upgrade
+from vidgen.core.logging import get_logger
+from vidgen.core.settings import Settings
+from vidgen.storage import open_storage
+
+from .controller import LocalController
+from .generate import LOCAL_USER_ID
+from .launcher import LocalLauncher
+from .store import Scope
+
+log = get_logger(__name__)
+
+LOCK_FILE = "local.lock"
+
+
+class LocalModeError(Exception):
+    """Local mode cannot start (one line for the user)."""
+
+
+@dataclass
+class LocalRun:
+    resumed: list[str] = field(default_factory=list)  # open generations found at start
+    interrupted: list[str] = field(default_factory=list)  # runner attempts stopped at the end
+
+
+def say(line: str) -> None:
+    print(f"vidgen local: {line}", file=sys.stderr, flush=True)
+
+
+class RunsLock:
+    """An exclusive lock on the runs folder (released by the kernel if the process dies)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self._file: IO[str] | None = None
+
+    @classmethod
+    def take(cls, folder: str) -> RunsLock:
+        lock = cls(Path(folder).resolve())
+        lock.acquire()
+        return lock
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            handle.close()
+            raise LocalModeError(
+                f"another vidgen local (pid {owner}) is running on {self.path.parent}"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def describe(settings: Settings) -> list[str]:
+    """What local mode runs on, for the start-up lines."""
+    url = make_url(settings.database_url)
+    database = (
+        f"SQLite {url.database}"
+        if url.drivername.startswith("sqlite")
+        else url.render_as_string(hide_password=True)
+    )
+    lines = [f"database {database} (migrated), storage {settings.storage_url}"]
+    if settings.secret("kie_api_key"):
+        lines.append(f"provider KIE.AI at {settings.kie_base_url}")
+    else:
+        lines.append(
+            "no VIDGEN_KIE_API_KEY: using the sandbox provider (short synthetic videos made "
+            "locally with ffmpeg, nothing is paid)"
+        )
+    if not settings.secret("openai_api_key"):
+        lines.append("no VIDGEN_OPENAI_API_KEY: prompts are used as the user wrote them")
+    return lines
+
+
+async def run_local(
+    settings: Settings, stop: asyncio.Event, *, announce: Callable[[str], None] = say
+) -> LocalRun:
+    """Run until `stop` is set; returns what was resumed and what was interrupted."""
+    from vidgen.bot.app import serve
+    from vidgen.operator.delivery import TelegramDelivery, make_bot
+    from vidgen.operator.progress import ProgressEditor
+
+    settings.require("telegram_token")
+    lock = RunsLock.take(settings.local_runs_dir)
+    report = LocalRun()
+    try:
+        await asyncio.to_thread(upgrade, settings.database_url)
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        storage = open_storage(settings)
+        for line in describe(settings):
+            announce(line)
+        operator_bot = make_bot(settings)  # the operator's own Bot, as in a cluster
+        progress = ProgressEditor(operator_bot, settings.progress_min_interval_seconds)
+        controller = LocalController(
+            settings,
+            sessions,
+            delivery=TelegramDelivery(operator_bot, storage),
+            progress=progress,
+            scope=Scope(exclude_users=frozenset({LOCAL_USER_ID})),  # `vidgen generate` drives its own
+        )
+        try:
+            report.resumed = await controller.start()
+            if report.resumed:
+                announce(f"resuming {len(report.resumed)} unfinished generation(s)")
+            announce("bot polling; Ctrl-C stops (running videos resume at the next start)")
+            await serve(
+                settings,
+                sessions=sessions,
+                storage=storage,
+                launcher=LocalLauncher(controller),
+                stop=stop,
+                handle_signals=False,
+            )
+        finally:
+            report.interrupted = await controller.stop()
+            await progress.aclose()
+            await operator_bot.session.close()
+            await engine.dispose()
+    finally:
+        lock.release()
+    if report.interrupted:
+        announce(
+            f"stopped; {len(report.interrupted)} running video(s) interrupted "
+            "(runner terminated; they resume at the next start, on the same provider task)"
+        )
+    else:
+        announce("stopped")
+    return report
