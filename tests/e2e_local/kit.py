@@ -249,7 +249,13 @@ class LocalProcess:
     async def start(self) -> LocalProcess:
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                VIDGEN, "local", env=self.env, cwd=self.cwd, stdout=out, stderr=asyncio.subprocess.STDOUT
+                VIDGEN,
+                "local",
+                env=self.env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # its own process group, as a terminal would give it
             )
         return self
 

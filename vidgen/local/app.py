@@ -23,13 +23,12 @@ from typing import IO
 from sqlalchemy.engine import make_url
 
 from vidgen.core.db.engine import make_engine, make_sessionmaker
-from vidgen.core.db.migrate import upgrade
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
 from vidgen.storage import open_storage
 
 from .controller import LocalController
-from .generate import LOCAL_USER_ID
+from .generate import LOCAL_USER_ID, migrate
 from .launcher import LocalLauncher
 from .store import Scope
 
@@ -124,7 +123,7 @@ async def run_local(
     lock = RunsLock.take(settings.local_runs_dir)
     report = LocalRun()
     try:
-        await asyncio.to_thread(upgrade, settings.database_url)
+        await asyncio.to_thread(migrate, settings.database_url)
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
         storage = open_storage(settings)

@@ -11,6 +11,7 @@ credits a request costs. Without a KIE.AI key the runner uses the sandbox provid
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -45,6 +46,12 @@ log = get_logger(__name__)
 LOCAL_USER_ID = 0
 LOCAL_ACTOR = "local-cli"
 POLL_SECONDS = 0.2
+
+
+def migrate(database_url: str) -> None:
+    """Bring the database to the latest schema, without Alembic's chatter on the terminal."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    upgrade(database_url)
 
 
 class GenerateError(Exception):
@@ -250,7 +257,7 @@ async def generate(
     name = generation_name(LOCAL_USER_ID, uuid.uuid4().hex[:16])
     spec = build_spec(settings, name, prompt, model or settings.default_model, aspect_ratio)
     target = (out or Path("out") / f"{name}.mp4").expanduser().resolve()
-    await asyncio.to_thread(upgrade, settings.database_url)
+    await asyncio.to_thread(migrate, settings.database_url)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     storage = open_storage(settings)

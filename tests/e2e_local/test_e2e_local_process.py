@@ -1,0 +1,123 @@
+"""`vidgen local` as a real subprocess: a missing token is one line; SIGKILL in the middle of a
+generation and a restart finish it with one debit, no refund and one paid task (the runner
+either survives and is adopted, or dies too and is run again from its checkpoint); Ctrl-C stops
+cleanly — the runner is terminated, the attempt is not failed, and the next start resumes it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e_local.kit import VIDGEN, LocalProcess, TelegramUser, alive, books, local_env, until, wake
+from tests.fakes.kie import FakeKie
+from tests.fakes.telegram import FakeTelegram
+
+USER = 5151
+
+
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'vidgen.db'}"
+
+
+def runner_pid(tmp_path: Path) -> tuple[str, int]:
+    """The running attempt's job name and runner pid (from the runs folder)."""
+    [pid_file] = (tmp_path / "runs").glob("*.pid")
+    return pid_file.stem, int(pid_file.read_text())
+
+
+def checkpoints(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "data" / "checkpoints").glob("*.json"))
+
+
+async def test_without_a_telegram_token_it_says_so_in_one_line(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        VIDGEN, "local", env=local_env(tmp_path), cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert err.decode() == "vidgen: missing setting VIDGEN_TELEGRAM_TOKEN\n" and out == b""
+    assert not (tmp_path / "vidgen.db").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("runner", ["survives", "killed too"])
+async def test_sigkill_mid_generation_then_restart_delivers_once(tmp_path: Path, runner: str) -> None:
+    async with FakeTelegram() as tg, FakeKie(generation_seconds=4) as kie:
+        env = local_env(tmp_path, tg, kie)
+        first = await LocalProcess(tmp_path, env, "first").start()
+        second = LocalProcess(tmp_path, env, "second")
+        user = TelegramUser(tg, USER)
+        try:
+            await user.request_video("the cat jumps", message_id=900)
+            await until(lambda: kie.create_calls == 1 and checkpoints(tmp_path), 30, "the paid task")
+            job, pid = runner_pid(tmp_path)
+            first.signal(signal.SIGKILL)
+            assert await first.wait() == -signal.SIGKILL
+            if runner == "killed too":
+                os.kill(pid, signal.SIGKILL)
+                await until(lambda: not alive(pid), 10, "the runner to die")
+            else:
+                assert alive(pid)  # its own session: the controller's death did not take it
+            await second.start()
+            [video] = await until(user.videos, 60, "the video after the restart")
+        finally:
+            await first.stop()
+            await second.stop()
+            wake(tg)
+        assert kie.create_calls == 1 and len(kie.tasks) == 1  # no second paid task
+
+    ledger = await books(database_url(tmp_path), USER)
+    assert (ledger.balance, ledger.debits, ledger.refunds) == (1, 1, 0)
+    [row] = ledger.generations
+    assert (row.phase, row.attempts, row.job_name) == ("Delivered", 1, job)
+    assert video.params["caption"].endswith("Balance: 1 credits.")
+    assert len(user.videos()) == 1
+    if runner == "killed too":
+        assert "resuming an interrupted attempt" in second.output
+        assert "task_resumed" in (tmp_path / "runs" / f"{job}.log").read_text()
+    else:
+        assert "runner of an earlier run adopted" in second.output
+    assert "Traceback" not in first.output + second.output
+
+
+async def test_ctrl_c_terminates_the_runner_and_the_next_start_resumes_it(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        # no KIE key: the sandbox provider, each clip done 4 s after its task was created
+        env = local_env(tmp_path, tg, sandbox_latency_seconds=4)
+        first = LocalProcess(tmp_path, env, "first")
+        second = LocalProcess(tmp_path, env, "second")
+        user = TelegramUser(tg, USER)
+        try:
+            await first.start()
+            await until(lambda: "bot polling" in first.output, 30, "the start-up lines")
+            await user.request_video("the cat yawns", message_id=901)
+            await until(lambda: checkpoints(tmp_path), 30, "the sandbox task")
+            job, pid = runner_pid(tmp_path)
+            assert first.proc is not None
+            os.killpg(os.getpgid(first.proc.pid), signal.SIGINT)  # Ctrl-C: the terminal's group
+            assert await first.wait(20) == 0
+            assert not alive(pid)
+            assert not (tmp_path / "runs" / f"{job}.result").exists()  # "terminated" is forgotten
+            ledger = await books(database_url(tmp_path), USER)
+            assert (ledger.generations[0].phase, ledger.generations[0].attempts) == ("Running", 1)
+
+            await second.start()
+            await until(user.videos, 60, "the video after the restart")
+        finally:
+            await first.stop()
+            await second.stop()
+            wake(tg)
+
+    assert "no VIDGEN_KIE_API_KEY: using the sandbox provider" in first.output
+    assert "stopped; 1 running video(s) interrupted" in first.output
+    assert "resuming 1 unfinished generation(s)" in second.output
+    assert "task_resumed" in (tmp_path / "runs" / f"{job}.log").read_text()
+    ledger = await books(database_url(tmp_path), USER)
+    assert (ledger.balance, ledger.debits, ledger.refunds) == (1, 1, 0)
+    [row] = ledger.generations
+    assert (row.phase, row.attempts) == ("Delivered", 1)  # the interruption cost no attempt
+    assert "Traceback" not in first.output + second.output
