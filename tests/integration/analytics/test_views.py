@@ -254,7 +254,7 @@ def test_migration_0002_up_down_on_postgres_and_skipped_on_sqlite(pg_url: str, t
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     sqlite = f"sqlite:///{tmp_path / 'local.db'}"
-    upgrade(sqlite)
+    upgrade(sqlite, "0002")
     engine = create_engine(sqlite)
     with engine.connect() as conn:
         assert inspect(conn).get_view_names() == []
