@@ -96,9 +96,6 @@ def run_generate(args: argparse.Namespace) -> int:
 
     from .generate import GenerateError, generate
 
-    provider = "KIE.AI" if settings.secret("kie_api_key") else "the sandbox provider (no VIDGEN_KIE_API_KEY)"
-    print(f"vidgen generate: {args.photo} with {provider}", file=sys.stderr, flush=True)
-
     async def main() -> Any:
         cancel = asyncio.Event()
         _install_stop(asyncio.get_running_loop(), cancel)

@@ -250,13 +250,17 @@ async def generate(
     cancel: asyncio.Event | None = None,
     tty: bool | None = None,
 ) -> Outcome:
-    """Make one video from `photo` and copy it to `out` (default ./out/<name>.mp4)."""
+    """Make one video from `photo` and copy it to `out` (default ./out/<name>.mp4). Bad input is
+    a GenerateError before anything is written or charged."""
     from vidgen.bot.services.generation import GenerationService
 
     jpeg = read_photo(photo, settings.max_photo_bytes)
     name = generation_name(LOCAL_USER_ID, uuid.uuid4().hex[:16])
     spec = build_spec(settings, name, prompt, model or settings.default_model, aspect_ratio)
     target = (out or Path("out") / f"{name}.mp4").expanduser().resolve()
+    provider = "KIE.AI" if settings.secret("kie_api_key") else "the sandbox provider (no VIDGEN_KIE_API_KEY)"
+    stream.write(f"vidgen generate: {photo} → {spec.model} with {provider}\n")
+    stream.flush()
     await asyncio.to_thread(migrate, settings.database_url)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
