@@ -8,11 +8,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 fi
+# VIDGEN_EXTRAS: what to install (default dev, i.e. everything; scripts/run needs less). The
+# stamp records the extras too; a dev install satisfies any request.
+extras="${VIDGEN_EXTRAS:-dev}"
 stamp=".venv/.vidgen-installed"
 want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "installing vidgen and its dependencies into .venv …"
-  .venv/bin/python -m pip install -q -e '.[dev]'
-  echo "$want" > "$stamp"
+have="$(cat "$stamp" 2>/dev/null || true)"
+if [ "$have" != "$want" ] && [ "$have" != "$want dev" ] && [ "$have" != "$want $extras" ]; then
+  echo "installing vidgen[$extras] and its dependencies into .venv …"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
+  echo "$want $extras" > "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
