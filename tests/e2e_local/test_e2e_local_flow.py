@@ -15,13 +15,19 @@ import psycopg
 import pytest
 
 from tests.conftest import TABLES
-from tests.e2e_local.kit import TelegramUser, books, local_settings, probe_mp4, until, wake
+from tests.e2e_local.kit import CAT, TelegramUser, books, local_settings, probe_mp4, until, wake
 from tests.fakes.kie import FakeKie
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
 from vidgen.bot.texts import t
+from vidgen.core.db.engine import make_engine, make_sessionmaker, transaction
+from vidgen.core.db.generations import create_request
+from vidgen.core.db.users import ensure_user
+from vidgen.core.models import GenerationSpec, generation_name, photo_key
 from vidgen.core.settings import Settings
 from vidgen.local.app import LocalRun, run_local
+from vidgen.local.generate import migrate
+from vidgen.storage import storage_from_url
 
 USER = 4242
 
@@ -108,6 +114,31 @@ async def test_photo_prompt_confirm_delivers_the_video_and_one_credit_is_spent(
     ]
     assert t("progress.running", "en", attempt=1) in edits
     assert edits[-1] == t("progress.delivered", "en")
+
+
+async def test_a_request_whose_launch_was_lost_is_launched_at_the_next_start(world: World) -> None:
+    """The bot committed the debit, the row and the outbox row, then the process died before the
+    launch: the outbox sweeper of the next `vidgen local` launches it, and it is delivered."""
+    settings = local_settings(world.tmp_path, world.tg, world.kie, world.openai, outbox_grace_seconds=0)
+    await asyncio.to_thread(migrate, settings.database_url)
+    engine = make_engine(settings.database_url)
+    name = generation_name(USER, "lostlaunch")
+    storage_from_url(settings.storage_url).put(photo_key(name), CAT, "image/jpeg")
+    spec = GenerationSpec(name=name, user_id=USER, chat_id=USER, photo=photo_key(name), status_message_id=321)
+    async with transaction(make_sessionmaker(engine)) as session:
+        await ensure_user(session, USER, free_credits=2)
+        await create_request(session, spec, 1)
+    await engine.dispose()
+
+    running = Running(settings)
+    user = TelegramUser(world.tg, USER)
+    try:
+        await until(user.videos, 40, "the video of the lost launch")
+    finally:
+        await running.stop()
+    ledger = await books(settings.database_url, USER)
+    assert (ledger.balance, ledger.debits, ledger.refunds) == (1, 1, 0)
+    assert [(row.name, row.phase) for row in ledger.generations] == [(name, "Delivered")]
 
 
 async def test_content_policy_refusal_refunds_and_says_why(world: World) -> None:

@@ -107,6 +107,8 @@ async def test_ctrl_c_terminates_the_runner_and_the_next_start_resumes_it(tmp_pa
 
             await second.start()
             await until(user.videos, 60, "the video after the restart")
+            second.signal(signal.SIGTERM)  # SIGTERM stops it the same way
+            assert await second.wait(20) == 0
         finally:
             await first.stop()
             await second.stop()
@@ -115,6 +117,7 @@ async def test_ctrl_c_terminates_the_runner_and_the_next_start_resumes_it(tmp_pa
     assert "no VIDGEN_KIE_API_KEY: using the sandbox provider" in first.output
     assert "stopped; 1 running video(s) interrupted" in first.output
     assert "resuming 1 unfinished generation(s)" in second.output
+    assert second.output.rstrip().endswith("vidgen local: stopped")  # nothing was running
     assert "task_resumed" in (tmp_path / "runs" / f"{job}.log").read_text()
     ledger = await books(database_url(tmp_path), USER)
     assert (ledger.balance, ledger.debits, ledger.refunds) == (1, 1, 0)

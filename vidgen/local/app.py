@@ -107,7 +107,7 @@ def describe(settings: Settings) -> list[str]:
             "locally with ffmpeg, nothing is paid)"
         )
     if not settings.secret("openai_api_key"):
-        lines.append("no VIDGEN_OPENAI_API_KEY: prompts are used as the user wrote them")
+        lines.append("no VIDGEN_OPENAI_API_KEY: prompts are used as written (a default one when empty)")
     return lines
 
 
