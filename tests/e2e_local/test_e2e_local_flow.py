@@ -63,7 +63,7 @@ class Running:
 
 async def start(world: World, **overrides: Any) -> Running:
     running = Running(local_settings(world.tmp_path, world.tg, world.kie, world.openai, **overrides))
-    await until(lambda: any("bot polling" in line for line in running.lines) or running.task.done(), 30)
+    await until(lambda: any("starting the bot" in line for line in running.lines) or running.task.done(), 30)
     assert not running.task.done(), running.task.exception()
     return running
 

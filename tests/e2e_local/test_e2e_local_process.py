@@ -44,6 +44,20 @@ async def test_without_a_telegram_token_it_says_so_in_one_line(tmp_path: Path) -
     assert not (tmp_path / "vidgen.db").exists()  # nothing was started
 
 
+async def test_a_token_telegram_refuses_is_one_line_too(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        env = local_env(tmp_path, tg) | {"VIDGEN_TELEGRAM_TOKEN": "999:not-the-bots"}
+        proc = await asyncio.create_subprocess_exec(
+            VIDGEN, "local", env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and out == b""
+    lines = err.decode().splitlines()
+    assert lines[-1] == "vidgen local: Telegram refused the bot token (VIDGEN_TELEGRAM_TOKEN)"
+    assert "Traceback" not in err.decode() and not any("alembic" in line for line in lines)
+
+
 @pytest.mark.parametrize("runner", ["survives", "killed too"])
 async def test_sigkill_mid_generation_then_restart_delivers_once(tmp_path: Path, runner: str) -> None:
     async with FakeTelegram() as tg, FakeKie(generation_seconds=4) as kie:
@@ -93,7 +107,7 @@ async def test_ctrl_c_terminates_the_runner_and_the_next_start_resumes_it(tmp_pa
         user = TelegramUser(tg, USER)
         try:
             await first.start()
-            await until(lambda: "bot polling" in first.output, 30, "the start-up lines")
+            await until(lambda: "starting the bot" in first.output, 30, "the start-up lines")
             await user.request_video("the cat yawns", message_id=901)
             await until(lambda: checkpoints(tmp_path), 30, "the sandbox task")
             job, pid = runner_pid(tmp_path)

@@ -142,7 +142,7 @@ async def run_local(
             report.resumed = await controller.start()
             if report.resumed:
                 announce(f"resuming {len(report.resumed)} unfinished generation(s)")
-            announce("bot polling; Ctrl-C stops (running videos resume at the next start)")
+            announce("starting the bot (polling); Ctrl-C stops (running videos resume at the next start)")
             await serve(
                 settings,
                 sessions=sessions,

@@ -4,6 +4,7 @@ video from the command line). Heavy imports happen inside the handlers."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -56,6 +57,7 @@ def run_local(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.require("telegram_token")  # a ConfigError: one line, exit 2 (vidgen.cli)
     configure_logging(settings.log_format, settings.log_level)  # before the modules bind loggers
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
 
     from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
@@ -93,6 +95,7 @@ def run_generate(args: argparse.Namespace) -> int:
     # The progress bar owns the terminal: only warnings are logged (VIDGEN_LOG_LEVEL=DEBUG for more).
     level = settings.log_level if settings.log_level.upper() == "DEBUG" else "WARNING"
     configure_logging(settings.log_format, level)  # before the modules bind their loggers
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from .generate import GenerateError, generate
 

@@ -114,11 +114,6 @@ class LocalController:
         self._timer = asyncio.create_task(self._timer_loop(), name="local-controller-timer")
         return names
 
-    async def idle(self) -> None:
-        """Wait until no work is in flight (tests, `vidgen generate`)."""
-        while self._work:
-            await asyncio.gather(*list(self._work.values()), return_exceptions=True)
-
     async def cancel(self, name: str) -> None:
         """Cancel a generation (a deletion in a cluster): stop its runner, fail it, refund."""
         await self.reconciler.finalize(name)

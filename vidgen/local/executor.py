@@ -149,7 +149,6 @@ class ProcessExecutor:
         self.python = python
         self.env = runner_environment(settings)
         self._children: dict[str, asyncio.subprocess.Process] = {}
-        self._generation_of: dict[str, str] = {}  # job → generation
         self._waiters: dict[str, asyncio.Task[None]] = {}
         self._adopted: dict[str, int] = {}  # job → pid of a runner started by an earlier run
         self._stopping = False
@@ -242,7 +241,6 @@ class ProcessExecutor:
             )
         self.path(job, "pid").write_text(f"{proc.pid}\n")
         self._children[job] = proc
-        self._generation_of[job] = gen.name
         self._waiters[job] = asyncio.create_task(self._wait(gen.name, job, proc), name=f"wait-{job}")
         log.info("runner started", generation=gen.name, job=job, pid=proc.pid, attempt=attempt)
 
@@ -256,7 +254,6 @@ class ProcessExecutor:
     def _adopt(self, name: str, job: str, pid: int) -> None:
         """Watch a runner left by an earlier run until it ends (it is not our child: no wait())."""
         self._adopted[job] = pid
-        self._generation_of[job] = name
         self._waiters[job] = asyncio.create_task(self._watch(name, job, pid), name=f"watch-{job}")
         log.info("runner of an earlier run adopted", generation=name, job=job, pid=pid)
 
@@ -332,6 +329,3 @@ class ProcessExecutor:
             task.cancel()
         await asyncio.gather(*self._waiters.values(), return_exceptions=True)
         return interrupted
-
-    def generation_of(self, job: str) -> str | None:
-        return self._generation_of.get(job)
