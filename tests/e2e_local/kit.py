@@ -83,7 +83,7 @@ def values(
 
 
 def local_settings(tmp_path: Path, *fakes: Any, **overrides: Any) -> Settings:
-    return Settings(_env_file=None, **values(tmp_path, *fakes, **overrides))  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values(tmp_path, *fakes, **overrides))
 
 
 def local_env(tmp_path: Path, *fakes: Any, **overrides: Any) -> dict[str, str]:

@@ -54,7 +54,7 @@ def spec(name: str, user_id: int = 7, **fields: object) -> GenerationSpec:
         "language": "ru",
         **fields,
     }
-    return GenerationSpec(**values)  # type: ignore[arg-type]
+    return GenerationSpec(**values)
 
 
 async def requested(sessions: SessionMaker, s: GenerationSpec) -> None:
