@@ -60,7 +60,7 @@ async def test_a_token_telegram_refuses_is_one_line_too(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("runner", ["survives", "killed too"])
 async def test_sigkill_mid_generation_then_restart_delivers_once(tmp_path: Path, runner: str) -> None:
-    async with FakeTelegram() as tg, FakeKie(generation_seconds=4) as kie:
+    async with FakeTelegram() as tg, FakeKie(generation_seconds=120) as kie:
         env = local_env(tmp_path, tg, kie)
         first = await LocalProcess(tmp_path, env, "first").start()
         second = LocalProcess(tmp_path, env, "second")
@@ -77,6 +77,9 @@ async def test_sigkill_mid_generation_then_restart_delivers_once(tmp_path: Path,
             else:
                 assert alive(pid)  # its own session: the controller's death did not take it
             await second.start()
+            await until(lambda: "resuming 1 unfinished" in second.output, 30, "the restart")
+            await until(lambda: "adopted" in second.output or "resuming an interrupted" in second.output, 10)
+            kie.generation_seconds = 0  # the provider finishes the task now
             [video] = await until(user.videos, 60, "the video after the restart")
         finally:
             await first.stop()
@@ -100,10 +103,10 @@ async def test_sigkill_mid_generation_then_restart_delivers_once(tmp_path: Path,
 
 async def test_ctrl_c_terminates_the_runner_and_the_next_start_resumes_it(tmp_path: Path) -> None:
     async with FakeTelegram() as tg:
-        # no KIE key: the sandbox provider, each clip done 4 s after its task was created
-        env = local_env(tmp_path, tg, sandbox_latency_seconds=4)
-        first = LocalProcess(tmp_path, env, "first")
-        second = LocalProcess(tmp_path, env, "second")
+        # No KIE key: the sandbox provider, whose clip is done `sandbox_latency_seconds` after its
+        # task was created — never during the first run, at once in the second.
+        first = LocalProcess(tmp_path, local_env(tmp_path, tg, sandbox_latency_seconds=120), "first")
+        second = LocalProcess(tmp_path, local_env(tmp_path, tg, sandbox_latency_seconds=0), "second")
         user = TelegramUser(tg, USER)
         try:
             await first.start()
