@@ -284,33 +284,58 @@ class Kubelet:
             await self._task
 
 
-@dataclass
 class Running:
-    runtime: OperatorRuntime
-    task: asyncio.Task[None]
+    """An operator in a thread with its own event loop and database engine — as separate from
+    the test (and from other operators) as a pod. kopf stops by cancelling every task started
+    after it in its loop, so an operator sharing the test's loop would also cancel the test's
+    own helpers (a kubelet's tasks) when stopped."""
+
+    def __init__(self, runtime: OperatorRuntime, *, graceful_stop: bool = False) -> None:
+        self.runtime = runtime
+        self.graceful_stop = graceful_stop
+        self.stop_flag = threading.Event()
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.thread = threading.Thread(target=self._main, daemon=True, name="operator")
+
+    def _main(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            self._task = loop.create_task(self.runtime.run(self.stop_flag))
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def start(self) -> None:
+        self.thread.start()
+        await until(lambda: self.runtime.started.is_set() or not self.thread.is_alive(), what="the operator")
+        if not self.thread.is_alive():
+            raise AssertionError(f"the operator stopped at once: {self.error!r}")
 
     async def stop(self) -> None:
-        """Stop it the hard way (like a killed pod): in-flight work is cancelled mid-step."""
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-
-@dataclass
-class Threaded:
-    """An operator in a thread with its own event loop and database engine: as separate as two
-    pods. (kopf stops by cancelling every task started after it in its loop, so two operators
-    that must stop independently cannot share one.)"""
-
-    runtime: OperatorRuntime
-    thread: threading.Thread
-    stop_flag: threading.Event
-
-    async def stop(self) -> None:
-        """A graceful stop (SIGTERM): kopf leaves the peering object on its way out."""
-        self.stop_flag.set()
+        """Hard (a killed pod: in-flight work is cancelled mid-step) unless `graceful_stop`
+        (SIGTERM: kopf finishes and leaves the peering object)."""
+        if not self.thread.is_alive():
+            return
+        if self.graceful_stop:
+            self.stop_flag.set()
+        else:
+            assert self._loop is not None and self._task is not None
+            self._loop.call_soon_threadsafe(self._task.cancel)
         await asyncio.to_thread(self.thread.join, 20)
+        # kopf waits for a threading.Event in an executor thread: release it, or the process
+        # would wait for that thread at exit.
+        self.stop_flag.set()
         assert not self.thread.is_alive(), "the operator did not stop"
+
+
+Threaded = Running
 
 
 @dataclass
@@ -320,36 +345,24 @@ class OperatorEnv:
     sessions: SessionMaker
     settings: Settings
     storage_dir: Path
-    running: list[Running | Threaded] = field(default_factory=list)
+    running: list[Running] = field(default_factory=list)
 
-    async def start(self, *, standalone: bool = True, **overrides: Any) -> Running:
+    async def start(
+        self, *, standalone: bool = True, graceful_stop: bool = False, **overrides: Any
+    ) -> Running:
         """Start an operator (several may run: each gets its own liveness port)."""
         if self.running:
             overrides.setdefault("health_port", free_port())
         settings = Settings.model_validate({**self.settings.model_dump(), **overrides})
-        runtime = OperatorRuntime(
-            settings, standalone=standalone, sessions=self.sessions, metrics_port=0, post_events=False
-        )
-        task = asyncio.create_task(runtime.run())
-        await until(lambda: runtime.started.is_set() or task.done(), what="the operator to start")
-        if task.done():
-            task.result()  # raises what stopped it
-        handle = Running(runtime, task)
+        runtime = OperatorRuntime(settings, standalone=standalone, metrics_port=0, post_events=False)
+        handle = Running(runtime, graceful_stop=graceful_stop)
+        await handle.start()
         self.running.append(handle)
         return handle
 
-    async def start_threaded(self, *, standalone: bool = True, **overrides: Any) -> Threaded:
-        overrides.setdefault("health_port", free_port())
-        settings = Settings.model_validate({**self.settings.model_dump(), **overrides})
-        runtime = OperatorRuntime(settings, standalone=standalone, metrics_port=0, post_events=False)
-        stop_flag = threading.Event()
-        thread = threading.Thread(target=lambda: asyncio.run(runtime.run(stop_flag)), daemon=True)
-        thread.start()
-        await until(lambda: runtime.started.is_set() or not thread.is_alive(), what="the operator to start")
-        assert thread.is_alive(), "the operator stopped at once"
-        handle = Threaded(runtime, thread, stop_flag)
-        self.running.append(handle)
-        return handle
+    async def start_threaded(self, *, standalone: bool = True, **overrides: Any) -> Running:
+        """An operator that stops gracefully (a rollout's SIGTERM)."""
+        return await self.start(standalone=standalone, graceful_stop=True, **overrides)
 
     async def request(
         self,

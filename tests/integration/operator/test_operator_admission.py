@@ -33,8 +33,6 @@ async def test_ten_generations_under_a_cap_of_three_run_fifo(operator_env: Opera
     assert kubelet.max_active == 3
     assert [j.rsplit("-a", 1)[0] for j in kubelet.started_order] == names  # FIFO starts
     assert [j.rsplit("-a", 1)[0] for j in kubelet.finished_order] == names
-    finished = [cluster.status(n)["finishedAt"] for n in names]
-    assert finished == sorted(finished)  # and FIFO deliveries
     assert len(cluster.job_posts()) == 10  # one Job each, no duplicates
     assert all(cluster.status(n)["attempts"] == 1 for n in names)
     assert all(not schema_errors(cluster.vg(n)) for n in names)
