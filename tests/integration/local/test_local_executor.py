@@ -221,6 +221,11 @@ def test_the_runner_environment_comes_from_the_settings(tmp_path: Path) -> None:
 async def test_process_alive_checks_the_command_line(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec("sleep", "30", str(tmp_path / "marker"))
     try:
+        # right after fork the child still shows the parent's command line until it execs
+        for _ in range(200):
+            if process_alive(proc.pid, str(tmp_path / "marker")):
+                break
+            await asyncio.sleep(0.01)
         assert process_alive(proc.pid, str(tmp_path / "marker"))
         assert not process_alive(proc.pid, str(tmp_path / "another"))  # a reused pid is not ours
     finally:
