@@ -219,7 +219,10 @@ def test_the_runner_environment_comes_from_the_settings(tmp_path: Path) -> None:
 
 
 async def test_process_alive_checks_the_command_line(tmp_path: Path) -> None:
-    proc = await asyncio.create_subprocess_exec("sleep", "30", str(tmp_path / "marker"))
+    # (not `sleep 30 MARKER`: GNU sleep refuses the extra argument and exits at once)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import time; time.sleep(30)", str(tmp_path / "marker")
+    )
     try:
         # right after fork the child still shows the parent's command line until it execs
         for _ in range(200):
