@@ -47,9 +47,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import ClientError, ClientSession, web
+
+from tests.fakes.loopback import LoopbackServer
 
 API_KEY = "kie-test-key"
 MODELS = {"sora-2-image-to-video", "sora-2-text-to-video", "veo3_fast", "veo3"}
@@ -104,7 +106,9 @@ class Task:
     polls: int = 0
 
 
-class FakeKie:
+class FakeKie(LoopbackServer):
+    client_max_size = 50 * 1024 * 1024
+
     def __init__(
         self,
         api_key: str = API_KEY,
@@ -133,15 +137,15 @@ class FakeKie:
         self._task_failures: list[tuple[int, str, str]] = []
         self._creations: deque[float] = deque()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> FakeKie:
+    async def start(self) -> Self:
         if self.video is None:
             self.video = await asyncio.to_thread(sample_video)
-        app = web.Application(client_max_size=50 * 1024 * 1024)
+        return await super().start()
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/file-stream-upload", self._upload_stream)
         app.router.add_post("/api/file-base64-upload", self._upload_base64)
         app.router.add_post("/api/file-url-upload", self._upload_url)
@@ -152,23 +156,6 @@ class FakeKie:
         app.router.add_get("/api/v1/veo/record-info", self._veo_record_info)
         app.router.add_get("/api/v1/chat/credit", self._credit)
         app.router.add_get("/videos/{task}.mp4", self._video)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeKie:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:

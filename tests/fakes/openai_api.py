@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 API_KEY = "sk-test-key"
 
 
@@ -67,7 +69,9 @@ class Fault:
     message: str
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
+    client_max_size = 20 * 1024 * 1024
+
     def __init__(
         self,
         api_key: str = API_KEY,
@@ -79,29 +83,9 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    async def start(self) -> FakeOpenAI:
-        app = web.Application(client_max_size=20 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:

@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
 
@@ -51,7 +53,9 @@ class Fault:
     retry_after: int | None = 1
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
+    client_max_size = 200 * 1024 * 1024
+
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
         self.calls: list[Call] = []
@@ -64,32 +68,13 @@ class FakeTelegram:
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
         self._new_update = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> FakeTelegram:
-        app = web.Application(client_max_size=200 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeTelegram:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:
