@@ -12,7 +12,7 @@ import pytest
 from .conftest import FaultEnv
 from .sim import task_problems
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(150)]
 
 SEED = 20261109
 
