@@ -95,12 +95,15 @@ def make_registry(settings: Settings) -> kopf.OperatorRegistry:
     kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)(on_generation_deleted)
     # One timer per unsettled object. (A timer whose `when` flips back and forth, Queued →
     # Running → Queued, can miss its restart in kopf; this filter only ever turns off.)
+    # After a failed tick (a database or API blip) kopf would wait its default backoff, 60 s;
+    # the tick is what retries a step no watch event will trigger again, so it keeps its pace.
     kopf.timer(
         GROUP,
         VERSION,
         PLURAL,
         id="tick",
         interval=settings.admission_interval_seconds,
+        backoff=settings.admission_interval_seconds,
         when=lambda status, **_: not is_settled(status),
         registry=registry,
     )(tick)
