@@ -85,13 +85,13 @@ def fresh_database(prefix: str = "vidgen_bench") -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def quiet_logs() -> None:
-    """Warnings and errors only (the runner and the operator log every step at INFO)."""
+def quiet_logs(level: str = "WARNING") -> None:
+    """Only `level` and above (the runner and the operator log every step at INFO)."""
     import logging
 
     from vidgen.core.logging import configure_logging
 
-    configure_logging("console", "WARNING")
-    logging.getLogger().setLevel(logging.WARNING)
+    configure_logging("console", level)
+    logging.getLogger().setLevel(level)
     for name in ("kopf", "aiohttp", "httpx", "aiogram", "kmock"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(level)

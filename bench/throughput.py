@@ -11,9 +11,10 @@ generating at once, and a generation time scaled down from 4–5 minutes by --sc
 4–5 s; the runner's polling is scaled the same way). The rate window is NOT scaled: the operator
 works against an API server, whose latencies do not shrink.
 
-Run: `.venv/bin/python bench/throughput.py` (about 5 minutes on 2 cores; needs PostgreSQL on
+Run: `.venv/bin/python bench/throughput.py` (about 6 minutes on 2 cores; needs PostgreSQL on
 127.0.0.1). Bigger: `--n 300 --max-concurrency 30`; only some parts: `--skip-baseline`,
-`--skip-storm`.
+`--skip-storm`; the operator's own creation window with a safety margin: `--operator-window 12`.
+Figures and what they mean: bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 from common import machine, median, pct, quiet_logs
 
-quiet_logs()  # before the vidgen modules bind their loggers
+quiet_logs("ERROR")  # before the vidgen modules bind their loggers; 429s are counted below
 
 import attrs  # noqa: E402  (after common: it puts the repository on sys.path)
 import kmock as kmocklib  # noqa: E402
@@ -162,8 +163,8 @@ async def simulation(
                     "kube_api_url": str(km.url),
                     "namespace": NS,
                     "max_concurrency": args.max_concurrency,
-                    "provider_rate_limit": args.rate_limit,
-                    "provider_rate_window_seconds": args.rate_window,
+                    "provider_rate_limit": args.operator_rate_limit,
+                    "provider_rate_window_seconds": args.operator_window,
                     "metrics_port": 0,
                     **overrides,
                 }
@@ -182,6 +183,16 @@ async def simulation(
                     )
                 finally:
                     await engine.dispose()
+
+
+async def sample_limit(runtime: Any, into: list[tuple[float, int]]) -> None:
+    """The reconciler's adaptive limit, every 50 ms, while it runs (changes only)."""
+    while True:
+        if runtime.reconciler is not None:
+            value = runtime.reconciler.limit.current
+            if not into or into[-1][1] != value:
+                into.append((time.monotonic(), value))
+        await asyncio.sleep(0.05)
 
 
 async def wait_settled(sim: Sim, names: Sequence[str], timeout: float) -> dict[str, float]:
@@ -224,24 +235,51 @@ def per_window(accepted: Sequence[float], window: float) -> list[int]:
     return [counts.get(i, 0) for i in range(max(counts) + 1)]
 
 
+def limit_at(limits: Sequence[tuple[float, int]], at: float, default: int) -> int:
+    value = default
+    for t, v in limits:
+        if t > at:
+            break
+        value = v
+    return value
+
+
 def admission_latencies(
-    jobs: Sequence[tuple[float, float]], finished: Sequence[float], cap: int, limit: int, window: float
+    jobs: Sequence[tuple[float, float]],
+    finished: Sequence[float],
+    limits: Sequence[tuple[float, int]],
+    cap: int,
+    creations: int,
+    window: float,
 ) -> list[float]:
-    """`jobs`: (created, ready) per Job — ready is when its VideoGeneration was created. For the
-    k-th Job creation: how long after it could have been created it was — its request there, a
-    slot under the cap free (the (k−cap)-th Job finished), and the (k−limit)-th creation a
-    provider window old. This is the operator's reaction time: watch events, the Pending →
-    Queued step, admission passes and their timers, the Job's creation."""
+    """`jobs`: (created, ready) per Job — ready is when its VideoGeneration was created; `limits`:
+    the operator's adaptive limit over time. For the k-th Job creation: how long after it could
+    have been created it was — its request there, a slot under the limit free (fewer than the
+    limit of the k earlier Jobs still unfinished), and the (k−creations)-th creation a window
+    old (the operator's own creation window). This is the operator's reaction time: watch
+    events, the Pending → Queued step, admission passes and their timers, the Job's creation."""
     ordered = sorted(jobs)
     created = [c for c, _r in ordered]
     finished = sorted(finished)
     out = []
     for k, (at, ready) in enumerate(ordered):
-        eligible = ready
-        if k >= cap and k - cap < len(finished):
-            eligible = max(eligible, finished[k - cap])
-        if k >= limit:
-            eligible = max(eligible, created[k - limit] + window)
+        changes = sorted([(f, 0) for f in finished if f <= at] + [(t, 1) for t, _v in limits if t <= at])
+        done = 0
+        free_since: float | None = None
+        if k < limit_at(limits, float("-inf"), cap):
+            free_since = float("-inf")
+        for t, _kind in changes:
+            done = sum(1 for f in finished if f <= t)
+            free = k - done < limit_at(limits, t, cap)
+            if free and free_since is None:
+                free_since = t
+            elif not free:
+                free_since = None
+        if free_since is None:  # the limit shrank under it meanwhile: not an admission to time
+            continue
+        eligible = max(ready, free_since)
+        if k >= creations:
+            eligible = max(eligible, created[k - creations] + window)
         out.append(max(0.0, at - eligible))
     return out
 
@@ -282,12 +320,15 @@ async def run_operator(args: argparse.Namespace, db_url: str) -> Run:
     async with simulation(args, db_url, seed=1) as sim:
         specs = await sim.seed(args.n, 100_000)
         names = [s.name for s in specs]
+        limits: list[tuple[float, int]] = []
         async with sim.operator() as runtime, RunnerKubelet(sim.cluster, sim.runner, sim.storage) as kubelet:
+            sampler = asyncio.create_task(sample_limit(runtime, limits))
             t0 = time.monotonic()
             await sim.submit(specs)
             done = await wait_settled(
                 sim, names, timeout=args.n / (args.rate_limit / args.rate_window) * 4 + 120
             )
+            sampler.cancel()
             limit_now = runtime.reconciler.limit.current if runtime.reconciler else None
         kie = sim.kie
         phases = [sim.cluster.phase(n) for n in names]
@@ -302,7 +343,12 @@ async def run_operator(args: argparse.Namespace, db_url: str) -> Run:
             for job, at in sim.kmock.job_created_at.items()
         ]
         latencies = admission_latencies(
-            jobs, kubelet.finishes, args.max_concurrency, args.rate_limit, args.rate_window
+            jobs,
+            kubelet.finishes,
+            limits,
+            args.max_concurrency,
+            args.operator_rate_limit,
+            args.operator_window,
         )
         over, peak = over_cap(created, kubelet.finishes, args.max_concurrency)
         return Run(
@@ -325,6 +371,7 @@ async def run_operator(args: argparse.Namespace, db_url: str) -> Run:
                 "peak_jobs": peak,
                 "peak_provider_tasks": kie.peak_generating,
                 "limit_end": limit_now,
+                "limit_min": min((v for _t, v in limits), default=None),
                 "queue_seconds": queue_empty - t0,
             },
         )
@@ -472,7 +519,8 @@ def show_run(run: Run, args: argparse.Namespace) -> None:
             f" provider tasks at once {e['peak_provider_tasks']}, ceiling {args.provider_concurrency})"
         )
         print(
-            f"  queue drained after   {e['queue_seconds']:.1f} s; adaptive limit at the end {e['limit_end']}"
+            f"  queue drained after   {e['queue_seconds']:.1f} s; adaptive limit: lowest {e['limit_min']},"
+            f" at the end {e['limit_end']}"
         )
 
 
@@ -512,7 +560,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(
         f"provider: {args.rate_limit} creations / {args.rate_window:g} s, at most {args.provider_concurrency} generating,"
         f" generation {240 / args.scale:.1f}–{300 / args.scale:.1f} s (4–5 min ÷ {args.scale:g});"
-        f" operator cap {args.max_concurrency}"
+        f" operator cap {args.max_concurrency}, its creation window {args.operator_rate_limit} / {args.operator_window:g} s"
     )
     with fresh_database() as url:
         op = await run_operator(args, url)
@@ -543,6 +591,14 @@ def main() -> None:
     parser.add_argument(
         "--provider-concurrency", type=int, default=100, help="tasks generating at once (100)"
     )
+    parser.add_argument(
+        "--operator-rate-limit", type=int, help="the operator's provider_rate_limit (default: --rate-limit)"
+    )
+    parser.add_argument(
+        "--operator-window",
+        type=float,
+        help="the operator's provider_rate_window_seconds (default: --rate-window; more = a safety margin)",
+    )
     parser.add_argument("--baseline-workers", type=int, default=3)
     parser.add_argument("--storm-n", type=int, default=120, help="generations queued for the storm scenario")
     parser.add_argument(
@@ -558,7 +614,10 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-storm", action="store_true")
     args = parser.parse_args()
-    quiet_logs()
+    if args.operator_rate_limit is None:
+        args.operator_rate_limit = args.rate_limit
+    if args.operator_window is None:
+        args.operator_window = args.rate_window
     asyncio.run(main_async(args))
 
 
