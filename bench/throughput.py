@@ -434,6 +434,8 @@ async def run_baseline(args: argparse.Namespace, db_url: str) -> Run:
 @dataclass
 class Storm:
     refused: int
+    refused_before: int
+    refused_after: int
     storm_start: float
     storm_end: float
     watch_end: float
@@ -464,6 +466,7 @@ async def run_storm(args: argparse.Namespace, db_url: str) -> Storm:
         specs = await sim.seed(args.storm_n, 300_000)
         limits: list[tuple[float, int]] = []
         async with sim.operator() as runtime, RunnerKubelet(sim.cluster, sim.runner, sim.storage):
+            sampler = asyncio.create_task(sample_limit(runtime, limits))
             await sim.submit(specs)
             kie = sim.kie
             for _ in range(1200):  # the first creation, within a minute
@@ -476,18 +479,18 @@ async def run_storm(args: argparse.Namespace, db_url: str) -> Storm:
             kie.storm(args.storm_seconds)
             storm_end = storm_start + args.storm_seconds
             watch_end = storm_end + args.storm_watch
-            while time.monotonic() < watch_end:
-                if runtime.reconciler is not None:
-                    limits.append((time.monotonic() - storm_start, runtime.reconciler.limit.current))
-                await asyncio.sleep(0.5)
+            await asyncio.sleep(watch_end - time.monotonic())
+            sampler.cancel()
         accepted = [t for t in kie.accepted if t < watch_end]
         return Storm(
             refused=sum(1 for t in kie.refused if t < watch_end),
+            refused_before=sum(1 for t in kie.refused if t < storm_start),
+            refused_after=sum(1 for t in kie.refused if storm_end <= t < watch_end),
             storm_start=storm_start,
             storm_end=storm_end,
             watch_end=watch_end,
             recovery=recovery_time(accepted, storm_end, watch_end, args.rate_limit, args.rate_window),
-            limits=limits,
+            limits=[(t - storm_start, v) for t, v in limits],
             before=sum(1 for t in accepted if storm_start - args.rate_window <= t < storm_start),
             after=sum(1 for t in accepted if t >= storm_end),
             window_counts=per_window(accepted, args.rate_window),
@@ -528,19 +531,18 @@ def show_storm(storm: Storm, args: argparse.Namespace) -> None:
     w = args.rate_window
     print(
         f"\n[429 storm] every creation refused for {args.storm_seconds:g} s, {args.storm_after:g} s after the first;"
-        f" watched {args.storm_watch:g} s after (clean window {args.clean_window:g} s)"
+        f" watched {args.storm_watch:g} s after (clean window {args.clean_window:g} s,"
+        f" operator window {args.operator_rate_limit} / {args.operator_window:g} s)"
     )
-    print(f"  429s received         {storm.refused}")
+    print(
+        f"  429s received         {storm.refused} ({storm.refused_before} before the storm,"
+        f" {storm.refused_after} after it)"
+    )
     print(
         f"  creations             {storm.before} in the window before the storm, {storm.after} in the {args.storm_watch:g} s after"
     )
     print(f"  creations per window  {storm.window_counts}")
-    trajectory = []
-    last = None
-    for at, limit in storm.limits:
-        if limit != last:
-            trajectory.append(f"{at:+.0f}s:{limit}")
-            last = limit
+    trajectory = [f"{at:+.1f}s:{limit}" for at, limit in storm.limits]
     print(f"  adaptive limit        {' '.join(trajectory)} (seconds from the storm's start)")
     if storm.recovery is None:
         print(
