@@ -4,11 +4,12 @@ kubelet and the fake KIE.AI (sim.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import structlog
 
 from tests.integration.operator.conftest import (  # noqa: F401  (fixtures)
     Cluster,
@@ -78,6 +79,24 @@ class FaultEnv:
         assert outcome_problems(self.cluster, names) == []
         delivered = {n: self.cluster.phase(n) == "Delivered" for n in names}
         assert await money_problems(self.env.sessions, delivered) == []
+
+
+@pytest.fixture(autouse=True)
+def plain_tracebacks() -> Iterator[None]:
+    """Faults make the code under test log many exceptions; structlog's default console output
+    renders each with rich, locals included, which takes about a second apiece. Plain tracebacks
+    here (the list is shared by every logger already bound, so it is edited in place)."""
+    processors = structlog.get_config()["processors"]
+    saved = list(processors)
+    for i, processor in enumerate(processors):
+        if isinstance(processor, structlog.dev.ConsoleRenderer):
+            processors[i] = structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+    try:
+        yield
+    finally:
+        processors[:] = saved
 
 
 @pytest.fixture
