@@ -160,7 +160,7 @@ class NullExecutor:
     async def start(self, gen: Any, attempt: int) -> str:
         from vidgen.operator.job_manifest import job_name
 
-        return job_name(gen.name, attempt)
+        return str(job_name(gen.name, attempt))
 
     async def outcome(self, gen: Any) -> Any:
         raise AssertionError("not used by the admission pass")
@@ -207,13 +207,13 @@ async def bench_pass(n: int, passes: int) -> dict[str, Any]:
     bodies += [body(n + i, "Running", clock[0]) for i in range(CAP)]
     store = MemoryStore(bodies)
     progress = CountingProgress()
-    settings = Settings(_env_file=None, max_concurrency=CAP, telegram_token="1:x")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, max_concurrency=CAP, telegram_token="1:x")  # type: ignore[call-arg,unused-ignore]
     reconciler = Reconciler(
         settings,
-        store,  # type: ignore[arg-type]
-        NullExecutor(),  # type: ignore[arg-type]
-        NullSettlement(),  # type: ignore[arg-type]
-        NullDelivery(),  # type: ignore[arg-type]
+        store,  # type: ignore[arg-type,unused-ignore]
+        NullExecutor(),  # type: ignore[arg-type,unused-ignore]
+        NullSettlement(),  # type: ignore[arg-type,unused-ignore]
+        NullDelivery(),  # type: ignore[arg-type,unused-ignore]
         progress,
         Metrics(),
         clock=lambda: clock[0],

@@ -155,7 +155,7 @@ async def run(args: argparse.Namespace, url: str, port: int, users: range, concu
     session = TimedSession(api=TelegramAPIServer.from_base(f"http://127.0.0.1:{port}"))
     bot = Bot(TOKEN, session=session)
     with tempfile.TemporaryDirectory(prefix="vidgen-bench-bot-") as tmp:
-        settings = Settings(_env_file=None, telegram_token=TOKEN, throttle_seconds=0)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, telegram_token=TOKEN, throttle_seconds=0)  # type: ignore[call-arg,unused-ignore]
         dp = create_dispatcher(
             settings, sessions=sessions, storage=FileStorage(Path(tmp)), launcher=RecordingLauncher()
         )

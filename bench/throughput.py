@@ -60,7 +60,7 @@ SETTLED = ("Delivered", "Failed")
 
 
 @attrs.define(kw_only=True)
-class TimedEmulator(BoundedEmulator):
+class TimedEmulator(BoundedEmulator):  # type: ignore[misc,unused-ignore]
     """Also notes when each Job was first created (monotonic seconds)."""
 
     job_created_at: dict[str, float] = attrs.field(factory=dict)
@@ -168,7 +168,7 @@ async def simulation(
                     "metrics_port": 0,
                     **overrides,
                 }
-                settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+                settings = Settings(_env_file=None, **values)  # type: ignore[call-arg,unused-ignore]
                 try:
                     yield Sim(
                         args,

@@ -49,7 +49,7 @@ def bot_for(fault_env: FaultEnv, tmp_path: Path, **overrides: Any) -> Harness:
         env.sessions,
         tmp_path,
         settings=bot_settings(**overrides),
-        launcher=KmockLauncher(fault_env.cluster),
+        launcher=KmockLauncher(fault_env.cluster),  # type: ignore[arg-type]
         storage=fault_env.storage,
     )
 
