@@ -7,6 +7,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {
     "vidgen": "vidgen",
@@ -14,6 +16,7 @@ FOLDERS = {
     "bot": "vidgen/bot",
     "operator": "vidgen/operator",
     "runner": "vidgen/runner",
+    "analytics": "vidgen/analytics",
 }
 
 
@@ -26,7 +29,10 @@ def source_modules() -> set[str]:
     return found
 
 
-def test_wheel_has_every_module_under_vidgen(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The files of a wheel built from the checkout (built once for this module)."""
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
             sys.executable,
@@ -37,17 +43,33 @@ def test_wheel_has_every_module_under_vidgen(tmp_path) -> None:
             "--no-deps",
             "--no-build-isolation",
             "-w",
-            str(tmp_path),
+            str(out),
             str(ROOT),
         ],
         check=True,
-        cwd=tmp_path,
+        cwd=out,
     )
-    (wheel,) = tmp_path.glob("vidgen-*.whl")
-    names = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
-    assert source_modules() <= names
+    (wheel,) = out.glob("vidgen-*.whl")
+    return set(zipfile.ZipFile(wheel).namelist())
+
+
+def test_wheel_has_every_module_under_vidgen(wheel_names: set[str]) -> None:
+    names = {n for n in wheel_names if n.endswith(".py")}
+    assert source_modules() <= names, sorted(source_modules() - names)
     assert not any(n.startswith(("operator/", "core/", "bot/", "runner/", "analytics/")) for n in names)
-    assert "vidgen/core/db/migrations/script.py.mako" in zipfile.ZipFile(wheel).namelist()
+
+
+def test_wheel_carries_the_package_data(wheel_names: set[str]) -> None:
+    # migrations read the Alembic template; migration 0002 and `vidgen analytics provision` read
+    # the views' SQL and the Metabase JSON as package data
+    data = {
+        f"vidgen/analytics/{p.relative_to(ROOT / 'analytics').as_posix()}"
+        for pattern in ("sql/*.sql", "metabase/*.json", "metabase/questions/*.json")
+        for p in (ROOT / "analytics").glob(pattern)
+    }
+    assert len(data) >= 12 + 1 + 9
+    assert data <= wheel_names, sorted(data - wheel_names)
+    assert "vidgen/core/db/migrations/script.py.mako" in wheel_names
 
 
 def test_editable_install_resolves_the_same_names() -> None:
