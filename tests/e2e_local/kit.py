@@ -5,11 +5,9 @@ aiogram polling), database reads, and an MP4 probe."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from tests import polling
 from tests.fakes.kie import FakeKie
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.telegram import TOKEN, Call, FakeTelegram
@@ -97,16 +96,7 @@ def local_env(tmp_path: Path, *fakes: Any, **overrides: Any) -> dict[str, str]:
 
 async def until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
     """Poll `predicate` (sync or async) until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
+    return await polling.until(predicate, timeout, what, interval=0.05)
 
 
 # --- the Telegram side ---------------------------------------------------------------------------

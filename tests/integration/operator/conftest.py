@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import socket
 import threading
 import time
@@ -26,6 +25,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from tests import polling
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from vidgen.core.db.engine import SessionMaker, transaction
 from vidgen.core.db.generations import create_request
@@ -62,17 +62,8 @@ def free_port() -> int:
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+    """Poll `predicate` (sync or async) until it returns something truthy (bounded)."""
+    return await polling.until(predicate, timeout, what, interval=0.02)
 
 
 @attrs.define(kw_only=True)
