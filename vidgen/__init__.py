@@ -1,10 +1,13 @@
 """vidgen: Telegram photo → AI video, Kubernetes-native.
 
-`vidgen.operator` lives in the top-level folder operator/, which has no `__init__.py` on
-purpose: a regular package named `operator` in the working directory would shadow the
-standard library's `operator` module (and break `python -m …` run from the checkout). In a
-wheel the folder is installed as vidgen/operator/; in an editable install it stays where it
-is, so the checkout's root is added to this package's search path to find it.
+The root package only. Each part is a top-level folder of the checkout imported as
+`vidgen.<folder>` (setup.py maps them): vidgen.core, vidgen.storage, vidgen.runner,
+vidgen.operator, vidgen.local, vidgen.bot, vidgen.analytics.
+
+operator/ has no `__init__.py` on purpose: a regular package named `operator` in the working
+directory would shadow the standard library's `operator` module (and break `python -m …` run
+from the checkout). In a wheel every part is installed under vidgen/; in an editable install the
+parts stay where they are, so the checkout's root is added to this package's search path.
 """
 
 from pathlib import Path as _Path
