@@ -17,6 +17,8 @@ FOLDERS = {
     "operator": "vidgen/operator",
     "runner": "vidgen/runner",
     "analytics": "vidgen/analytics",
+    "storage": "vidgen/storage",
+    "local": "vidgen/local",
 }
 
 
