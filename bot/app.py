@@ -21,11 +21,11 @@ from vidgen.core.db.engine import SessionMaker
 from vidgen.core.logging import get_logger
 from vidgen.core.ports import GenerationLauncher, Storage
 from vidgen.core.settings import Settings
+from vidgen.core.texts import LANGUAGES, t
 
 from . import metrics
 from .dispatcher import create_bot, create_dispatcher
 from .sweeper import OutboxSweeper
-from .texts import LANGUAGES, t
 
 log = get_logger(__name__)
 

@@ -12,8 +12,7 @@ from aiogram.types import ErrorEvent
 from vidgen.core.errors import InsufficientCredits, VidgenError
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
-
-from .texts import language_for, t
+from vidgen.core.texts import language_for, t
 
 log = get_logger(__name__)
 

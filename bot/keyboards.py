@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from vidgen.core.models import MODELS
 from vidgen.core.settings import StarsPackage
+from vidgen.core.texts import LANGUAGES, t
 
 from .callbacks import (
     AgainCallback,
@@ -21,7 +22,6 @@ from .callbacks import (
     OptionCallback,
     PromptCallback,
 )
-from .texts import LANGUAGES, t
 
 
 def main_menu(lang: str) -> InlineKeyboardMarkup:

@@ -15,9 +15,9 @@ from vidgen.core.db.engine import SessionMaker
 from vidgen.core.db.users import ensure_user
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
+from vidgen.core.texts import language_for, t
 
 from .metrics import ERRORS, UPDATE_DURATION, UPDATES
-from .texts import language_for, t
 
 log = get_logger(__name__)
 

@@ -30,8 +30,7 @@ from vidgen.core.logging import get_logger
 from vidgen.core.models import GenerationSpec
 from vidgen.core.ports import GenerationLauncher
 from vidgen.core.settings import Settings
-
-from .texts import t
+from vidgen.core.texts import t
 
 log = get_logger(__name__)
 

@@ -9,10 +9,10 @@ from vidgen.analytics.queries import AdminStats
 from vidgen.core.db.models import CreditEntry, Generation
 from vidgen.core.models import MODELS
 from vidgen.core.settings import StarsPackage
+from vidgen.core.texts import t
 
 from .services.admin import UserCard
 from .services.generation import Draft
-from .texts import t
 
 PHASE_ICONS = {
     "Pending": "⏳",

@@ -17,7 +17,7 @@ class ErrorClass(StrEnum):
 
 
 class VidgenError(Exception):
-    """Base of every typed error; `key` names the user-facing text in bot/texts."""
+    """Base of every typed error; `key` names the user-facing text in core/texts."""
 
     key = "error.unknown"
 

@@ -294,7 +294,7 @@ async def generate(
     error = gen.error
     reason = delivery.notices[-1] if delivery.notices else ""
     if error is not None:
-        from vidgen.bot.texts import t
+        from vidgen.core.texts import t
 
         reason = reason or t(failure_message_key(error), "en")
         reason += f" [{error.error_class} {error.code}: {error.detail}]" if error.detail else ""

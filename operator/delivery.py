@@ -30,10 +30,10 @@ from aiogram.exceptions import (
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from vidgen.bot.texts import t
 from vidgen.core.logging import get_logger
 from vidgen.core.ports import Storage
 from vidgen.core.settings import Settings
+from vidgen.core.texts import t
 
 log = get_logger(__name__)
 

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vidgen.bot.texts import t
 from vidgen.core.admission import (
     AdaptiveLimit,
     CreationWindow,
@@ -59,6 +58,7 @@ from vidgen.core.logging import get_logger
 from vidgen.core.models import video_key
 from vidgen.core.result import RunnerResult
 from vidgen.core.settings import Settings
+from vidgen.core.texts import t
 
 from .delivery import NotSent, Sent, again_keyboard, delivery_wait
 from .metrics import Metrics

@@ -59,7 +59,7 @@ def to_datetime(ts: float | None) -> datetime | None:
 
 
 def failure_message_key(failure: Failure) -> str:
-    """The bot/texts key that tells the user why the video failed."""
+    """The core/texts key that tells the user why the video failed."""
     if failure.code == CANCELLED_CODE:
         return CANCELLED_KEY
     if failure.code == DELIVERY_FAILED_CODE:

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vidgen.core.db.models import User
 from vidgen.core.logging import get_logger
+from vidgen.core.texts import t
 
 from .. import views
 from ..filters import IsAdmin
 from ..services import AdminService, PaymentService
 from ..services.admin import actor_of
-from ..texts import t
 
 log = get_logger(__name__)
 

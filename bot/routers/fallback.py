@@ -6,8 +6,9 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
+from vidgen.core.texts import t
+
 from .. import keyboards
-from ..texts import t
 
 router = Router(name=__name__)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vidgen.core.db.models import User
 from vidgen.core.errors import InputError, InsufficientCredits
 from vidgen.core.settings import Settings
+from vidgen.core.texts import t
 
 from .. import keyboards, views
 from ..callbacks import (
@@ -29,7 +30,6 @@ from ..callbacks import (
 from ..services import AccountService, Draft, GenerationService, PaymentService
 from ..services.generation import media_of
 from ..states import CreateVideo
-from ..texts import t
 from .common import edit_or_send
 
 router = Router(name=__name__)

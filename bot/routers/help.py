@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vidgen.core.db.models import User
 from vidgen.core.settings import Settings
+from vidgen.core.texts import t
 
 from .. import keyboards, views
 from ..callbacks import LanguageCallback, MenuCallback
 from ..services import AccountService
-from ..texts import t
 from .common import edit_or_send
 
 router = Router(name=__name__)

@@ -9,11 +9,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vidgen.core.db.models import User
+from vidgen.core.texts import t
 
 from .. import keyboards, views
 from ..callbacks import HistoryCallback, MenuCallback
 from ..services import HistoryService
-from ..texts import t
 from .common import edit_or_send
 
 router = Router(name=__name__)

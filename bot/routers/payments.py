@@ -12,12 +12,12 @@ from vidgen.core.db import events
 from vidgen.core.db.models import User
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
+from vidgen.core.texts import t
 
 from .. import keyboards, views
 from ..callbacks import BuyCallback, MenuCallback
 from ..metrics import PAYMENTS
 from ..services import AccountService, PaymentService
-from ..texts import t
 from .common import edit_or_send
 
 log = get_logger(__name__)

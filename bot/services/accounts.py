@@ -8,8 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vidgen.core.db import sqla_ledger
 from vidgen.core.db.models import CreditEntry, User, utcnow
 from vidgen.core.settings import Settings
-
-from ..texts import LANGUAGES
+from vidgen.core.texts import LANGUAGES
 
 
 class AccountService:

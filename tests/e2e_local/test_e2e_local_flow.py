@@ -19,12 +19,12 @@ from tests.e2e_local.kit import CAT, TelegramUser, books, local_settings, probe_
 from tests.fakes.kie import FakeKie
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.telegram import FakeTelegram
-from vidgen.bot.texts import t
 from vidgen.core.db.engine import make_engine, make_sessionmaker, transaction
 from vidgen.core.db.generations import create_request
 from vidgen.core.db.users import ensure_user
 from vidgen.core.models import GenerationSpec, generation_name, photo_key
 from vidgen.core.settings import Settings
+from vidgen.core.texts import t
 from vidgen.local.app import LocalRun, run_local
 from vidgen.local.generate import migrate
 from vidgen.storage import storage_from_url

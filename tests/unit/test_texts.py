@@ -2,7 +2,6 @@ import string
 
 import pytest
 
-from vidgen.bot.texts import LANGUAGES, TEXTS, language_for, t
 from vidgen.core.errors import (
     DELIVERY_FAILED_KEY,
     MESSAGE_KEYS,
@@ -11,6 +10,7 @@ from vidgen.core.errors import (
     NotDebited,
     UnknownUser,
 )
+from vidgen.core.texts import LANGUAGES, TEXTS, language_for, t
 
 
 def fields(template: str) -> set[str]:

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from tests.integration.bot.harness import ADMIN, USER, Harness
-from vidgen.bot.texts import t
 from vidgen.core.db.models import Generation
+from vidgen.core.texts import t
 
 
 @pytest.mark.parametrize(

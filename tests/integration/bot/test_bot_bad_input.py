@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.integration.bot.harness import ADMIN, USER, Harness
-from vidgen.bot.texts import t
+from vidgen.core.texts import t
 
 
 def media_update(harness: Harness, **content: Any) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from tests.integration.bot.harness import CAT, USER, Harness
-from vidgen.bot.texts import t
 from vidgen.core.db.models import Generation
 from vidgen.core.models import photo_key, video_key
+from vidgen.core.texts import t
 
 
 async def test_signup_grants_two_credits_and_shows_the_menu(harness: Harness) -> None:

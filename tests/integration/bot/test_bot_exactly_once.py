@@ -13,8 +13,8 @@ from aiogram.fsm.storage.memory import MemoryStorage
 
 from tests.fakes.telegram import FakeTelegram
 from tests.integration.bot.harness import USER, Harness, make_harness
-from vidgen.bot.texts import t
 from vidgen.core.db.engine import SessionMaker
+from vidgen.core.texts import t
 
 
 async def test_the_same_start_update_twice_grants_once(harness: Harness) -> None:

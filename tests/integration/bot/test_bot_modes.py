@@ -22,8 +22,8 @@ from tests.fakes.telegram import FakeTelegram
 from tests.integration.bot.harness import CAT, USER, Harness, RecordingLauncher, bot_settings, make_harness
 from vidgen.bot.app import SECRET_HEADER, serve, webhook_app
 from vidgen.bot.dispatcher import fsm_storage_for
-from vidgen.bot.texts import t
 from vidgen.core.db.engine import SessionMaker
+from vidgen.core.texts import t
 from vidgen.storage import FileStorage
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 
 from tests.integration.bot.harness import ADMIN, USER, Harness
-from vidgen.bot.texts import t
+from vidgen.core.texts import t
 
 
 async def test_invoice_pre_checkout_and_payment_sent_twice_credit_once(harness: Harness) -> None:

@@ -9,9 +9,9 @@ from sqlalchemy import update
 
 from tests.integration.bot.harness import USER, Harness, bot_settings
 from vidgen.bot.sweeper import OutboxSweeper
-from vidgen.bot.texts import t
 from vidgen.core.db.models import Generation
 from vidgen.core.models import GenerationSpec
+from vidgen.core.texts import t
 
 
 async def kill_between_commit_and_launch(harness: Harness) -> None:

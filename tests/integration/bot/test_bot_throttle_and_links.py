@@ -11,10 +11,10 @@ from sqlalchemy import update
 
 from tests.fakes.telegram import FakeTelegram
 from tests.integration.bot.harness import USER, Harness, bot_settings, make_harness
-from vidgen.bot.texts import t
 from vidgen.core.db.engine import SessionMaker
 from vidgen.core.db.models import Generation
 from vidgen.core.models import video_key
+from vidgen.core.texts import t
 from vidgen.storage import FileStorage
 
 

@@ -19,11 +19,11 @@ from tests.conftest import TABLES
 from tests.e2e_local.kit import ROOT, VIDGEN, alive, books, local_env, local_settings, probe_mp4, until
 from tests.fakes.kie import FakeKie
 from tests.fakes.openai_api import FakeOpenAI
-from vidgen.bot.texts import t
 from vidgen.core.db.engine import make_engine, make_sessionmaker
 from vidgen.core.db.models import CreditEntry, Event
 from vidgen.core.lifecycle import Phase
 from vidgen.core.models import GenerationSpec, video_key
+from vidgen.core.texts import t
 from vidgen.local.generate import LOCAL_USER_ID, GenerateError, ProgressBar, generate, read_photo
 from vidgen.operator.status import Generation
 from vidgen.storage import storage_from_url

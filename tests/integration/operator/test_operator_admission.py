@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from vidgen.bot.texts import t
 from vidgen.core.errors import ErrorClass, Failure
 from vidgen.core.result import RunnerResult
+from vidgen.core.texts import t
 
 from .conftest import Kubelet, OperatorEnv, schema_errors, until
 

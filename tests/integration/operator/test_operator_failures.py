@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from vidgen.bot.texts import t
 from vidgen.core.errors import ErrorClass, Failure
 from vidgen.core.result import RunnerResult
+from vidgen.core.texts import t
 from vidgen.operator.job_manifest import build_job
 from vidgen.operator.settlement import Settlement
 from vidgen.operator.status import iso

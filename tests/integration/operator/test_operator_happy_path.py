@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vidgen.bot.texts import t
+from vidgen.core.texts import t
 
 from .conftest import VIDEO, Kubelet, OperatorEnv, ok_result, schema_errors, until
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from vidgen.bot.app import COMMANDS
-from vidgen.bot.texts import LANGUAGES, TEXTS, t
 from vidgen.core.db.models import Generation
 from vidgen.core.ledger import EntryKind
 from vidgen.core.models import MODELS
+from vidgen.core.texts import LANGUAGES, TEXTS, t
 
 BOT = Path(__file__).resolve().parents[3] / "bot"
 PHASES = ["Pending", "Queued", "Running", "Generated", "Delivering", "Delivered", "Failed"]

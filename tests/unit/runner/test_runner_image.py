@@ -79,14 +79,14 @@ def test_entrypoint_is_vidgen_runner_in_exec_form() -> None:
 
 def test_build_copies_every_folder_setup_py_maps() -> None:
     tree = ast.parse((ROOT / "setup.py").read_text())
-    roots = next(
+    parts = next(
         ast.literal_eval(node.value)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ROOTS"
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PARTS"
     )
     copied = {args.split()[0].rstrip("/") for op, args in stages()[0] if op == "COPY"}
     copied |= {p for op, args in stages()[0] if op == "COPY" for p in args.split()[:-1]}
-    assert set(roots.values()) <= copied
+    assert {*parts, "vidgen"} <= copied
     assert {"pyproject.toml", "setup.py", "README.md"} <= copied
     for path in copied:
         assert (ROOT / path).exists(), path
