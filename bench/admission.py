@@ -92,7 +92,7 @@ def bench_admit(n: int, passes: int) -> dict[str, float]:
 
 
 def body(i: int, phase: str, now: float) -> dict[str, Any]:
-    from vidgen.operator.status import iso
+    from vidgen.core.status import iso
 
     name = f"vg-{100000 + i}-b{i}"
     return {
@@ -132,18 +132,18 @@ class MemoryStore:
         self.events = 0
 
     async def get(self, name: str) -> Any:
-        from vidgen.operator.status import Generation
+        from vidgen.core.status import Generation
 
         found = self.bodies.get(name)
         return Generation.from_body(found) if found is not None else None
 
     async def list(self) -> list[Any]:
-        from vidgen.operator.status import Generation
+        from vidgen.core.status import Generation
 
         return [Generation.from_body(b) for b in self.bodies.values()]
 
     async def patch_status(self, name: str, patch: Mapping[str, Any]) -> Any:
-        from vidgen.operator.status import Generation, merge
+        from vidgen.core.status import Generation, merge
 
         found = self.bodies.get(name)
         if found is None:

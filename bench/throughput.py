@@ -381,7 +381,8 @@ async def run_operator(args: argparse.Namespace, db_url: str) -> Run:
 
 
 async def run_baseline(args: argparse.Namespace, db_url: str) -> Run:
-    from vidgen.operator.delivery import Sent, TelegramDelivery
+    from vidgen.core.ports import Sent
+    from vidgen.operator.delivery import TelegramDelivery
     from vidgen.runner.pipeline import RunRequest, run_generation
 
     async with simulation(args, db_url, seed=2) as sim:

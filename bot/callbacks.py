@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 
+from vidgen.core.callbacks import AGAIN_PREFIX
 
-class AgainCallback(CallbackData, prefix="again"):
-    """ "Generate again" under a delivered video (built by the operator's delivery too)."""
+
+class AgainCallback(CallbackData, prefix=AGAIN_PREFIX):
+    """ "Generate again" under a delivered video (the operator builds it with core's `again_data`)."""
 
     name: str
 

@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 
 from vidgen.core.db.engine import SessionMaker
 from vidgen.core.logging import get_logger
+from vidgen.core.ports import Delivery, Progress
 from vidgen.core.settings import Settings
 from vidgen.operator.metrics import Metrics
-from vidgen.operator.ports import Delivery, Progress
 from vidgen.operator.reconciler import Reconciler
 from vidgen.operator.settlement import Settlement
 

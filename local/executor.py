@@ -34,8 +34,8 @@ from vidgen.core.lifecycle import JobOutcome, JobState
 from vidgen.core.logging import get_logger
 from vidgen.core.result import decode
 from vidgen.core.settings import Settings
+from vidgen.core.status import Generation
 from vidgen.operator.job_manifest import job_name, runner_args
-from vidgen.operator.status import Generation
 from vidgen.operator.termination import process_outcome
 
 log = get_logger(__name__)

@@ -16,13 +16,14 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from vidgen.core import ledger
-from vidgen.core.db import events, sqla_ledger
+from vidgen.core.db import events, requests, sqla_ledger
 from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker, transaction
 from vidgen.core.db.migrate import upgrade
 from vidgen.core.db.users import ensure_user
@@ -30,10 +31,9 @@ from vidgen.core.errors import InputError
 from vidgen.core.lifecycle import Phase
 from vidgen.core.logging import get_logger
 from vidgen.core.models import MODELS, GenerationSpec, generation_name, photo_key
-from vidgen.core.ports import Storage
+from vidgen.core.ports import Button, NotSent, Sent, Storage
 from vidgen.core.settings import Settings
-from vidgen.operator.delivery import NotSent, Sent
-from vidgen.operator.status import Generation, failure_message_key
+from vidgen.core.status import Generation, failure_message_key
 from vidgen.storage import open_storage
 
 from .controller import LocalController
@@ -83,7 +83,7 @@ class FileDelivery:
         self.notices: list[str] = []
 
     async def send_video(
-        self, chat_id: int, video_key: str, *, caption: str | None = None, reply_markup: Any = None
+        self, chat_id: int, video_key: str, *, caption: str | None = None, buttons: Sequence[Button] = ()
     ) -> Sent | NotSent:
         partial = self.out.with_name(f".{self.out.name}.partial")
         try:
@@ -173,8 +173,8 @@ class ProgressBar:
 
 def read_photo(path: Path, max_bytes: int) -> bytes:
     """The photo as JPEG (what the bot stores), or GenerateError saying what is wrong."""
-    from vidgen.bot.services.images import normalise_image
     from vidgen.runner.photo import validate_photo
+    from vidgen.storage.photos import normalise_image
 
     try:
         data = path.read_bytes()
@@ -252,8 +252,6 @@ async def generate(
 ) -> Outcome:
     """Make one video from `photo` and copy it to `out` (default ./out/<name>.mp4). Bad input is
     a GenerateError before anything is written or charged."""
-    from vidgen.bot.services.generation import GenerationService
-
     jpeg = read_photo(photo, settings.max_photo_bytes)
     name = generation_name(LOCAL_USER_ID, uuid.uuid4().hex[:16])
     spec = build_spec(settings, name, prompt, model or settings.default_model, aspect_ratio)
@@ -275,11 +273,10 @@ async def generate(
     try:
         await asyncio.to_thread(storage.put, spec.photo, jpeg, "image/jpeg")
         await fund(sessions, settings.credits_per_video, name)
-        service = GenerationService(settings, storage, LocalLauncher(controller))
         await controller.start()
         async with sessions() as session:
-            await service.request(session, spec)
-            await service.launch(session, spec)
+            await requests.request(session, spec, int(settings.credits_per_video))
+            await requests.launch(session, LocalLauncher(controller), spec)
         gen = await _follow(controller, name, bar, cancel)
         if gen is None or not gen.settled:  # cancelled: stop the runner, fail, refund
             await controller.cancel(name)

@@ -26,7 +26,7 @@ from vidgen.core.db.models import Generation as Row
 from vidgen.core.db.models import utcnow
 from vidgen.core.logging import get_logger
 from vidgen.core.models import GenerationSpec
-from vidgen.operator.status import Generation, is_settled, merge, parse_time, to_datetime
+from vidgen.core.status import Generation, is_settled, merge, parse_time, to_datetime
 
 log = get_logger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiogram import Bot
@@ -27,13 +27,11 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import FSInputFile, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from vidgen.core.logging import get_logger
-from vidgen.core.ports import Storage
+from vidgen.core.ports import Button, NotSent, Sent, Storage
 from vidgen.core.settings import Settings
-from vidgen.core.texts import t
 
 log = get_logger(__name__)
 
@@ -51,33 +49,12 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(token)
 
 
-class AgainButton(CallbackData, prefix="again"):
-    """The "Generate again" button's data: `again:<generation name>` (the bot handles it)."""
-
-    name: str
-
-
-def again_keyboard(name: str, language: str) -> InlineKeyboardMarkup | None:
-    """The button under a delivered video; None if the name would not fit in 64 bytes."""
-    try:
-        data = AgainButton(name=name).pack()
-    except ValueError:
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """Core's buttons as aiogram's inline keyboard (one row), None for none."""
+    if not buttons:
         return None
-    button = InlineKeyboardButton(text=t("button.generate_again", language), callback_data=data)
-    return InlineKeyboardMarkup(inline_keyboard=[[button]])
-
-
-@dataclass(frozen=True)
-class Sent:
-    file_id: str
-    by_url: bool
-
-
-@dataclass(frozen=True)
-class NotSent:
-    detail: str
-    retry_after: float | None = None
-    permanent: bool = False
+    row = [InlineKeyboardButton(text=b.text, callback_data=b.data) for b in buttons]
+    return InlineKeyboardMarkup(inline_keyboard=[row])
 
 
 def _sent(message: Message, by_url: bool) -> Sent:
@@ -104,10 +81,11 @@ class TelegramDelivery:
         video_key: str,
         *,
         caption: str | None = None,
-        reply_markup: InlineKeyboardMarkup | None = None,
+        buttons: Sequence[Button] = (),
     ) -> Sent | NotSent:
         """One try. By URL first when the storage signs one (Telegram fetches up to 20 MB; if it
         cannot, the same try falls back to an upload, up to 50 MB)."""
+        reply_markup = keyboard(buttons)
         try:
             url = await asyncio.to_thread(self.storage.signed_url, video_key, self.url_expires_seconds)
         except Exception as exc:  # a storage outage: another try may work
@@ -154,11 +132,3 @@ class TelegramDelivery:
         except TelegramAPIError as exc:
             return _not_sent(exc)
         return None
-
-
-def delivery_wait(attempt: int, failure: NotSent, base: float, cap: float) -> float:
-    """Seconds before the next try: Telegram's retry_after when it gave one (capped), else a
-    linear backoff (base, 2·base, …)."""
-    if failure.retry_after is not None:
-        return min(cap, max(0.0, failure.retry_after))
-    return min(cap, base * max(1, attempt))

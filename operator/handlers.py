@@ -19,6 +19,7 @@ import kopf
 from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
+from vidgen.core.status import Generation, is_settled
 from vidgen.storage import open_storage
 
 from .delivery import TelegramDelivery, make_bot
@@ -28,7 +29,6 @@ from .metrics import Metrics
 from .progress import ProgressEditor
 from .reconciler import Reconciler
 from .settlement import Settlement
-from .status import Generation, is_settled
 
 log = get_logger(__name__)
 

@@ -21,9 +21,9 @@ from kubernetes.client import ApiClient, ApiException, BatchV1Api, Configuration
 from vidgen.core.lifecycle import JobOutcome, JobState
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
+from vidgen.core.status import Generation, iso
 
 from .job_manifest import API_VERSION, GROUP, KIND, LABEL_GENERATION, PLURAL, VERSION, build_job
-from .status import Generation, iso
 from .termination import job_outcome, job_state
 
 log = get_logger(__name__)

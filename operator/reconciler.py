@@ -36,6 +36,7 @@ from vidgen.core.admission import (
     admit,
     queue_positions,
 )
+from vidgen.core.callbacks import again_data
 from vidgen.core.errors import ErrorClass, Failure, RetryLimits
 from vidgen.core.lifecycle import (
     TERMINAL,
@@ -56,15 +57,19 @@ from vidgen.core.lifecycle import (
 )
 from vidgen.core.logging import get_logger
 from vidgen.core.models import video_key
+from vidgen.core.ports import (
+    Button,
+    Delivery,
+    Executor,
+    GenerationStore,
+    NotSent,
+    Progress,
+    Sent,
+    delivery_wait,
+)
 from vidgen.core.result import RunnerResult
 from vidgen.core.settings import Settings
-from vidgen.core.texts import t
-
-from .delivery import NotSent, Sent, again_keyboard, delivery_wait
-from .metrics import Metrics
-from .ports import Delivery, Executor, GenerationStore, Progress
-from .settlement import Settlement
-from .status import (
+from vidgen.core.status import (
     CANCELLED,
     Generation,
     failure_message_key,
@@ -80,6 +85,10 @@ from .status import (
     to_requeued,
     to_running,
 )
+from vidgen.core.texts import t
+
+from .metrics import Metrics
+from .settlement import Settlement
 from .termination import job_finished
 
 log = get_logger(__name__)
@@ -438,7 +447,7 @@ class Reconciler:
             spec.chat_id,
             str(gen.result.get("video") or video_key(gen.name)),
             caption=t("delivery.caption", spec.language, balance=balance) if balance is not None else None,
-            reply_markup=again_keyboard(gen.name, spec.language),
+            buttons=self._again_buttons(gen),
         )
         now = self.clock()
         if isinstance(outcome, Sent):
@@ -515,6 +524,11 @@ class Reconciler:
             )
         detail = problem.detail if problem else ""
         await self.store.patch_status(gen.name, notify_done(claimed, problem is None, detail, self.clock()))
+
+    @staticmethod
+    def _again_buttons(gen: Generation) -> tuple[Button, ...]:
+        data = again_data(gen.name)
+        return () if data is None else (Button(t("button.generate_again", gen.spec.language), data),)
 
     def _observe_duration(self, gen: Generation, now: float) -> float | None:
         start = gen.requested_at

@@ -20,8 +20,7 @@ from vidgen.core.db.sqla_ledger import balance_of, refund_generation
 from vidgen.core.errors import Failure, NotDebited, UnknownUser
 from vidgen.core.lifecycle import Phase
 from vidgen.core.result import RunnerResult
-
-from .status import to_datetime
+from vidgen.core.status import to_datetime
 
 
 @dataclass(frozen=True)

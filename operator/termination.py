@@ -15,8 +15,7 @@ from typing import Any
 from vidgen.core.errors import ErrorClass, Failure
 from vidgen.core.lifecycle import JobOutcome, JobState
 from vidgen.core.result import RunnerResult, decode
-
-from .status import parse_time
+from vidgen.core.status import parse_time
 
 RUNNER_CONTAINER = "runner"
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")

@@ -21,16 +21,16 @@ from aiogram import Bot
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vidgen.core.db import events, generations
+from vidgen.core.db import events, generations, requests
 from vidgen.core.errors import InputError
 from vidgen.core.logging import get_logger
 from vidgen.core.models import DEFAULT_MODEL, MODELS, GenerationSpec, generation_name, photo_key
 from vidgen.core.ports import GenerationLauncher, Storage
 from vidgen.core.settings import Settings
 from vidgen.storage import StorageKeyError
+from vidgen.storage.photos import normalise_image
 
 from ..metrics import GENERATIONS_REQUESTED
-from .images import normalise_image
 
 log = get_logger(__name__)
 
@@ -204,30 +204,12 @@ class GenerationService:
         return spec.validate(self.settings.max_prompt_chars)
 
     async def request(self, session: AsyncSession, spec: GenerationSpec) -> tuple[int, bool]:
-        """Debit + generation row + outbox row + event in one transaction, once per name.
-        Returns (balance after, whether this call created the request). Raises
-        InsufficientCredits with nothing written when the balance is too low. Launch next."""
-        try:
-            balance, created = await generations.create_request(session, spec, self.cost)
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+        """Debit + generation row + outbox row + event in one transaction, once per name
+        (`core.db.requests.request`). Launch next."""
+        balance, created = await requests.request(session, spec, self.cost)
         if created:
             GENERATIONS_REQUESTED.inc()
-            log.info("generation requested", generation=spec.name, user_id=spec.user_id, balance=balance)
         return balance, created
 
     async def launch(self, session: AsyncSession, spec: GenerationSpec) -> bool:
-        """Hand the spec to the launcher and mark the outbox row; a failure is counted on the
-        row and left to the sweeper (the user's credit is safe either way)."""
-        try:
-            await self.launcher.launch(spec)
-        except Exception as exc:
-            log.warning("launch failed; the sweeper will retry", generation=spec.name, error=repr(exc))
-            await generations.mark_launch_failed(session, spec.name, repr(exc))
-            await session.commit()
-            return False
-        await generations.mark_launched(session, spec.name)
-        await session.commit()
-        return True
+        return await requests.launch(session, self.launcher, spec)

@@ -39,7 +39,7 @@ from vidgen.core.models import GenerationSpec, photo_key, video_key
 from vidgen.core.ports import Storage
 from vidgen.core.result import RunnerResult
 from vidgen.core.settings import Settings
-from vidgen.operator.status import is_settled, iso
+from vidgen.core.status import is_settled, iso
 from vidgen.runner import checkpoint
 from vidgen.runner.pipeline import RunRequest, run_generation
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from tests.integration.operator.conftest import OperatorEnv, until
+from vidgen.core.status import iso
 from vidgen.operator.settlement import RefundOutcome, Settlement
-from vidgen.operator.status import iso
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(60)]
 

@@ -19,8 +19,8 @@ from tests.fakes.kie import FakeKie
 from vidgen.core.lifecycle import JobState
 from vidgen.core.models import GenerationSpec, checkpoint_key, photo_key, video_key
 from vidgen.core.settings import Settings
+from vidgen.core.status import Generation
 from vidgen.local.executor import ProcessExecutor, process_alive, runner_environment
-from vidgen.operator.status import Generation
 from vidgen.storage import FileStorage
 
 NAME = "vg-9-exec"

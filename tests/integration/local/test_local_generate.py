@@ -23,9 +23,9 @@ from vidgen.core.db.engine import make_engine, make_sessionmaker
 from vidgen.core.db.models import CreditEntry, Event
 from vidgen.core.lifecycle import Phase
 from vidgen.core.models import GenerationSpec, video_key
+from vidgen.core.status import Generation
 from vidgen.core.texts import t
 from vidgen.local.generate import LOCAL_USER_ID, GenerateError, ProgressBar, generate, read_photo
-from vidgen.operator.status import Generation
 from vidgen.storage import storage_from_url
 
 CAT = ROOT / "examples" / "cat.jpg"

@@ -19,8 +19,8 @@ from vidgen.core.db.migrate import upgrade
 from vidgen.core.db.models import Generation as Row
 from vidgen.core.db.users import ensure_user
 from vidgen.core.models import GenerationSpec, photo_key
+from vidgen.core.status import iso
 from vidgen.local.store import DbGenerationStore, NotLaunchable, Scope, mirror_fields
-from vidgen.operator.status import iso
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -34,8 +34,8 @@ from vidgen.core.db.users import ensure_user
 from vidgen.core.models import GenerationSpec, video_key
 from vidgen.core.result import RunnerResult, encode
 from vidgen.core.settings import Settings
+from vidgen.core.status import iso
 from vidgen.operator.handlers import OperatorRuntime
-from vidgen.operator.status import iso
 
 NS = "vidgen"
 VG = "vidgen.io/v1alpha1/videogenerations"

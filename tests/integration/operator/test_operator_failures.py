@@ -11,10 +11,10 @@ import pytest
 
 from vidgen.core.errors import ErrorClass, Failure
 from vidgen.core.result import RunnerResult
+from vidgen.core.status import iso
 from vidgen.core.texts import t
 from vidgen.operator.job_manifest import build_job
 from vidgen.operator.settlement import Settlement
-from vidgen.operator.status import iso
 
 from .conftest import Kubelet, OperatorEnv, ok_result, schema_errors, until
 

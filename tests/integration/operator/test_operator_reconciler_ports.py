@@ -16,12 +16,12 @@ from vidgen.core.lifecycle import JobOutcome, JobState
 from vidgen.core.models import GenerationSpec
 from vidgen.core.result import RunnerResult, encode
 from vidgen.core.settings import Settings
+from vidgen.core.status import Generation
 from vidgen.operator.delivery import TelegramDelivery
 from vidgen.operator.metrics import Metrics
 from vidgen.operator.progress import ProgressEditor
 from vidgen.operator.reconciler import Reconciler
 from vidgen.operator.settlement import Settlement
-from vidgen.operator.status import Generation
 from vidgen.operator.termination import process_outcome
 from vidgen.storage import FileStorage
 

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.telegram import FakeTelegram
+from vidgen.core.callbacks import again_data
 from vidgen.core.db.engine import SessionMaker, transaction
 from vidgen.core.db.generations import create_request
 from vidgen.core.db.users import ensure_user
 from vidgen.core.errors import ErrorClass, Failure
 from vidgen.core.models import GenerationSpec
-from vidgen.operator.delivery import NotSent, Sent, TelegramDelivery, again_keyboard, delivery_wait
+from vidgen.core.ports import Button, NotSent, Sent, delivery_wait
+from vidgen.operator.delivery import TelegramDelivery
 from vidgen.operator.progress import ProgressEditor, edit_wait
 from vidgen.operator.settlement import Settlement
 from vidgen.storage import FileStorage
@@ -46,7 +48,10 @@ async def test_video_goes_by_url_when_storage_signs_one(tg: FakeTelegram, tmp_pa
     bot = tg.bot()
     try:
         outcome = await TelegramDelivery(bot, SigningStorage(tmp_path)).send_video(
-            5, "outputs/vg-1-a.mp4", caption="hi", reply_markup=again_keyboard("vg-1-a", "ru")
+            5,
+            "outputs/vg-1-a.mp4",
+            caption="hi",
+            buttons=[Button("🔁 Сгенерировать ещё", str(again_data("vg-1-a")))],
         )
     finally:
         await bot.session.close()
@@ -109,7 +114,7 @@ def test_delivery_waits_and_button_limits() -> None:
     assert delivery_wait(1, NotSent("x", retry_after=5.0), base=2.0, cap=60.0) == 5.0
     assert delivery_wait(1, NotSent("x", retry_after=500.0), base=2.0, cap=60.0) == 60.0
     assert delivery_wait(2, NotSent("x"), base=2.0, cap=60.0) == 4.0
-    assert again_keyboard("vg-" + "x" * 60, "en") is None  # would pass Telegram's 64 bytes
+    assert again_data("vg-" + "x" * 60) is None  # would pass Telegram's 64 bytes
 
 
 def test_edit_wait() -> None:

@@ -14,11 +14,11 @@ from vidgen.bot.callbacks import AgainCallback, ConfirmCallback, HistoryCallback
 from vidgen.bot.errors import error_text
 from vidgen.bot.middlewares import ThrottlingMiddleware
 from vidgen.bot.services.generation import Draft, media_of
-from vidgen.bot.services.images import normalise_image
 from vidgen.bot.services.payments import PaymentService
 from vidgen.core.errors import ErrorClass, InputError, InsufficientCredits, ProviderError
 from vidgen.core.settings import Settings
 from vidgen.core.texts import t
+from vidgen.storage.photos import normalise_image
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
 LONGEST_NAME = "vg-9999999999999-0123456789abcdef"

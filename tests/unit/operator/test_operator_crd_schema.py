@@ -12,7 +12,7 @@ import yaml
 
 from vidgen.core.errors import ErrorClass, Failure
 from vidgen.core.result import RunnerResult
-from vidgen.operator.status import (
+from vidgen.core.status import (
     CANCELLED,
     Generation,
     notify_claim,

@@ -9,7 +9,7 @@ import pytest
 from vidgen.core.errors import DELIVERY_FAILED_KEY, ErrorClass, Failure
 from vidgen.core.lifecycle import Phase
 from vidgen.core.result import RunnerResult
-from vidgen.operator.status import (
+from vidgen.core.status import (
     CANCELLED,
     NOTIFIED,
     READY,

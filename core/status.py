@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vidgen.core.errors import DELIVERY_FAILED_KEY, MESSAGE_KEYS, ErrorClass, Failure
-from vidgen.core.lifecycle import GenerationView, Phase
-from vidgen.core.models import GenerationSpec
-from vidgen.core.result import RunnerResult
+from .errors import DELIVERY_FAILED_KEY, MESSAGE_KEYS, ErrorClass, Failure
+from .lifecycle import GenerationView, Phase
+from .models import GenerationSpec
+from .result import RunnerResult
 
 READY = "Ready"
 REFUNDED = "Refunded"

@@ -1,4 +1,4 @@
-"""Photo normalisation with Pillow: every input photo is stored as JPEG (`inputs/<name>.jpg`).
+"""Photos as they are stored, normalised with Pillow: every input photo is kept as JPEG (`inputs/<name>.jpg`).
 A JPEG is kept byte for byte once it decodes; PNG and WebP are converted (transparency on white)."""
 
 from __future__ import annotations
