@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from vidgen.core.models import MODELS
+from vidgen.core.catalogue import MODELS
 from vidgen.core.settings import StarsPackage
 from vidgen.core.texts import LANGUAGES, t
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from vidgen.analytics.queries import AdminStats
+from vidgen.core.catalogue import MODELS
 from vidgen.core.db.models import CreditEntry, Generation
-from vidgen.core.models import MODELS
 from vidgen.core.settings import StarsPackage
 from vidgen.core.texts import t
 

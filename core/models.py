@@ -6,22 +6,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .catalogue import DEFAULT_MODEL, model_info
 from .errors import InputError
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    id: str
-    title: str
-    aspect_ratios: tuple[str, ...] = ("portrait", "landscape")
-    durations: tuple[int, ...] = (10, 15)
-
-
-MODELS: dict[str, ModelInfo] = {
-    "sora-2-image-to-video": ModelInfo("sora-2-image-to-video", "Sora 2"),
-    "veo3_fast": ModelInfo("veo3_fast", "Veo 3 Fast", durations=(8,)),
-}
-DEFAULT_MODEL = "sora-2-image-to-video"
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -67,13 +53,7 @@ class GenerationSpec:
     def validate(self, max_prompt_chars: int = 1000) -> GenerationSpec:
         if not NAME_RE.match(self.name):
             raise InputError("bad_name", self.name)
-        info = MODELS.get(self.model)
-        if info is None:
-            raise InputError("unknown_model", self.model)
-        if self.aspect_ratio not in info.aspect_ratios:
-            raise InputError("bad_aspect_ratio", self.aspect_ratio)
-        if self.duration_seconds not in info.durations:
-            raise InputError("bad_duration", str(self.duration_seconds))
+        model_info(self.model).check(self.aspect_ratio, self.duration_seconds, None)
         if len(self.prompt) > max_prompt_chars:
             raise InputError("prompt_too_long", str(len(self.prompt)))
         return self

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vidgen.core import ledger
+from vidgen.core.catalogue import MODELS
 from vidgen.core.db import events, requests, sqla_ledger
 from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker, transaction
 from vidgen.core.db.migrate import upgrade
@@ -30,7 +31,7 @@ from vidgen.core.db.users import ensure_user
 from vidgen.core.errors import InputError
 from vidgen.core.lifecycle import Phase
 from vidgen.core.logging import get_logger
-from vidgen.core.models import MODELS, GenerationSpec, generation_name, photo_key
+from vidgen.core.models import GenerationSpec, generation_name, photo_key
 from vidgen.core.ports import Button, NotSent, Sent, Storage
 from vidgen.core.settings import Settings
 from vidgen.core.status import Generation, failure_message_key

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vidgen.core.models import DEFAULT_MODEL
+from vidgen.core.catalogue import DEFAULT_MODEL
 
 
 def register(sub: Any) -> None:

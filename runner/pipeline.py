@@ -20,9 +20,10 @@ from typing import TypeVar
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from vidgen.core.catalogue import DEFAULT_MODEL
 from vidgen.core.errors import ErrorClass, Failure, InputError, ProviderError, classify_failure
 from vidgen.core.logging import get_logger
-from vidgen.core.models import DEFAULT_MODEL, GenerationSpec, video_key
+from vidgen.core.models import GenerationSpec, video_key
 from vidgen.core.ports import Storage
 from vidgen.core.result import RunnerResult
 from vidgen.core.settings import ConfigError, Settings

@@ -21,10 +21,11 @@ from aiogram import Bot
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vidgen.core.catalogue import DEFAULT_MODEL, MODELS
 from vidgen.core.db import events, generations, requests
 from vidgen.core.errors import InputError
 from vidgen.core.logging import get_logger
-from vidgen.core.models import DEFAULT_MODEL, MODELS, GenerationSpec, generation_name, photo_key
+from vidgen.core.models import GenerationSpec, generation_name, photo_key
 from vidgen.core.ports import GenerationLauncher, Storage
 from vidgen.core.settings import Settings
 from vidgen.storage import StorageKeyError

@@ -78,6 +78,8 @@ TEXTS: dict[str, str] = {
     "input.video_gone": "That video is no longer available. Make a new one!",
     "input.unknown_model": "That model is not available. Please pick one of the buttons.",
     "input.bad_aspect_ratio": "That format is not available for this model.",
+    "input.disabled_model": "That model is switched off for now. Please pick another one.",
+    "input.bad_resolution": "That resolution is not available for this model and length.",
     "input.bad_duration": "That length is not available for this model.",
     "input.bad_name": "This request is invalid. Send a new photo to start again.",
     "input.bad_option": "That option does not exist. Please use the buttons.",

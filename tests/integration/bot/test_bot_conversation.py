@@ -77,7 +77,7 @@ async def test_let_ai_write_it_and_options(harness: Harness) -> None:
         for b in harness.buttons(harness.last("editMessageText", USER))
         if b["text"].startswith("✅")
     ]
-    assert marked == ["✅ Veo 3 Fast", "✅ " + t("aspect.landscape", "en")]
+    assert marked == ["✅ Veo 3.1 Fast", "✅ " + t("aspect.landscape", "en")]
     await harness.tap(USER, harness.button(USER, "opt:next"), message_id=300)
     await harness.tap(USER, harness.button(USER, "confirm:"), message_id=300)
     [spec] = harness.launcher.specs

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from vidgen.bot.app import COMMANDS
+from vidgen.core.catalogue import MODELS
 from vidgen.core.db.models import Generation
 from vidgen.core.ledger import EntryKind
-from vidgen.core.models import MODELS
 from vidgen.core.texts import LANGUAGES, TEXTS, t
 
 BOT = Path(__file__).resolve().parents[3] / "bot"
