@@ -92,6 +92,10 @@ MESSAGE_KEYS: dict[ErrorClass, str] = {
     ErrorClass.UNKNOWN: "error.unknown",
 }
 DELIVERY_FAILED_KEY = "error.delivery"
+#: Failures that are about the provider account (its key), not the generation: a bad key, no
+#: credits at the provider, a sub-key cap. The account goes out of rotation; the generation can
+#: run on another account.
+ACCOUNT_FAILURE_CODES = frozenset({"provider_401", "provider_402", "provider_433"})
 
 # ------------------------------------------------------------------------------------------
 # classify

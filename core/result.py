@@ -28,6 +28,7 @@ class RunnerResult:
     taskId: str | None = None
     prompt: str | None = None
     promptEnhanced: bool | None = None
+    rateLimitRetries: int | None = None  # createTask 429s absorbed within the attempt
     error_class: ErrorClass | None = None
     code: str | None = None
     detail: str | None = None

@@ -3,6 +3,7 @@ and passed down. Nothing else in vidgen reads the environment."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -56,12 +57,27 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     # --- admission and retries ------------------------------------------------------------
-    max_concurrency: int = Field(10, ge=1)
-    per_user_concurrency: int = Field(2, ge=1)
-    provider_rate_limit: int = Field(20, ge=1, description="task creations allowed per window")
+    # The provider's limits, per account (API key): KIE.AI allows 20 task creations per 10 s
+    # and about 100 tasks generating at once. Admission keeps every account at both.
+    provider_accounts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["default"],
+        description="provider accounts, comma-separated; each but `default` has its key in the"
+        " runner Secret as VIDGEN_KIE_API_KEY_<NAME>",
+    )
+    kie_account_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="local mode: the KIE.AI key of each account but `default`, as JSON {name: key}",
+    )
+    provider_rate_limit: int = Field(20, ge=1, description="task creations allowed per window, per account")
     provider_rate_window_seconds: float = Field(10.0, gt=0)
-    clean_window_seconds: float = Field(60.0, gt=0, description="clean time before the limit grows by 1")
-    admission_interval_seconds: float = Field(5.0, gt=0)
+    provider_max_running: int = Field(
+        100, ge=1, description="the provider's concurrency ceiling: tasks generating at once, per account"
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, description="a cap on attempts running at once; default: the accounts' ceilings summed"
+    )
+    per_user_concurrency: int = Field(2, ge=1)
+    admission_interval_seconds: float = Field(5.0, gt=0, description="wait after a failed admission pass")
     max_attempts: int = Field(3, ge=1, description="attempts for TEMPORARY/UNKNOWN failures")
     rate_limit_max_attempts: int = Field(6, ge=1)
     retry_base_delay_seconds: float = Field(20.0, ge=0)
@@ -138,6 +154,9 @@ class Settings(BaseSettings):
     kube_api_url: str | None = Field(
         None, description="Kubernetes API URL (tests, out-of-cluster); else kubeconfig, else in-cluster"
     )
+    admission_anchor: str = Field(
+        "vidgen-admission", description="ConfigMap whose kopf daemon runs the admission loop"
+    )
     peering_name: str = Field("vidgen", description="KopfPeering object the operator's replicas share")
     peering_priority: int | None = Field(
         None, description="this replica's kopf priority (highest acts); default: its start time in ms"
@@ -177,6 +196,17 @@ class Settings(BaseSettings):
     def _admin_ids(cls, value: Any) -> Any:
         return _split_ids(value)
 
+    @field_validator("provider_accounts", mode="before")
+    @classmethod
+    def _provider_accounts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            bad = [a for a in value if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", str(a))]
+            if bad or not value or len(set(value)) != len(value):
+                raise ValueError("provider accounts: distinct lowercase names (a-z, 0-9, -), at least one")
+        return value
+
     @field_validator("sandbox_failures", mode="before")
     @classmethod
     def _sandbox_failures(cls, value: Any) -> Any:
@@ -194,6 +224,13 @@ class Settings(BaseSettings):
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+    @property
+    def running_cap(self) -> int:
+        """The cap on attempts running at once: max_concurrency, else every account's ceiling."""
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        return self.provider_max_running * len(self.provider_accounts)
 
     def package(self, package_id: str) -> StarsPackage | None:
         return next((p for p in self.stars_packages if p.id == package_id), None)

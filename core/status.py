@@ -32,6 +32,8 @@ CANCELLED_KEY = "error.cancelled"
 CANCELLED = Failure(ErrorClass.UNKNOWN, CANCELLED_CODE, "deleted before it finished")
 
 MAX_ERROR_MESSAGE = 2000
+#: The provider account used when only one is configured.
+DEFAULT_ACCOUNT = "default"
 
 
 def iso(ts: float) -> str:
@@ -173,6 +175,17 @@ class Generation:
         return self.status.get("jobName") or None
 
     @property
+    def account(self) -> str:
+        """The provider account of the current (or last) attempt."""
+        return str(self.status.get("account") or DEFAULT_ACCOUNT)
+
+    @property
+    def started_at(self) -> float | None:
+        """When the current (or last) attempt started: its task creation, as the provider's
+        window counts it."""
+        return parse_time(self.status.get("startedAt"))
+
+    @property
     def not_before(self) -> float | None:
         return parse_time(self.status.get("notBefore"))
 
@@ -265,11 +278,14 @@ def to_queued(gen: Generation, now: float) -> dict[str, Any]:
     return {**_base(gen, Phase.QUEUED), "attempts": gen.attempts, "queuedAt": iso(now)}
 
 
-def to_running(gen: Generation, attempt: int, job_name: str, now: float) -> dict[str, Any]:
+def to_running(
+    gen: Generation, attempt: int, job_name: str, now: float, account: str = DEFAULT_ACCOUNT
+) -> dict[str, Any]:
     return {
         **_base(gen, Phase.RUNNING),
         "attempts": attempt,
         "jobName": job_name,
+        "account": account,
         "startedAt": iso(now),
         "notBefore": None,
         "queuePosition": None,

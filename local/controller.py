@@ -4,8 +4,9 @@ It routes the same triggers to the same kopf-free `Reconciler` (vidgen.operator.
 the local adapters — `DbGenerationStore` and `ProcessExecutor`:
 - a launch (the bot's, or `vidgen generate`'s) → `reconcile` (Pending → Queued → admission);
 - a runner process ending → `reconcile` (the Job watch event in a cluster);
-- a timer every `admission_interval_seconds` → `tick` for each open generation (the per-object
-  kopf timer: admission when a notBefore passes, a resync of the others) and an admission pass;
+- the admission loop (`Reconciler.admission.run`, the same one the operator runs): admission at
+  the provider's limits, the moment a notBefore passes or the creation window frees up, and a
+  resync of open generations nothing else moves;
 - start-up → `reconcile` for every open generation: a restart resumes them where they stopped
   (a Running attempt's runner is adopted, or run again from its checkpoint, by the executor).
 
@@ -93,17 +94,6 @@ class LocalController:
             if self._work.get(name) is asyncio.current_task():
                 del self._work[name]
 
-    async def _timer_loop(self) -> None:
-        interval = self.settings.admission_interval_seconds
-        while not self._stopping:
-            await asyncio.sleep(interval)
-            try:
-                for gen in await self.store.list():
-                    self._run(gen.name, functools.partial(self.reconciler.tick, gen), again=False)
-                await self.reconciler.request_admission(min_gap=interval / 2)
-            except Exception:
-                log.exception("local controller tick failed")
-
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> list[str]:
@@ -111,7 +101,7 @@ class LocalController:
         names = [gen.name for gen in await self.store.list()]
         for name in names:
             self.poke(name)
-        self._timer = asyncio.create_task(self._timer_loop(), name="local-controller-timer")
+        self._timer = asyncio.create_task(self.reconciler.admission.run(), name="local-admission")
         return names
 
     async def cancel(self, name: str) -> None:

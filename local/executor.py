@@ -34,7 +34,7 @@ from vidgen.core.lifecycle import JobOutcome, JobState
 from vidgen.core.logging import get_logger
 from vidgen.core.result import decode
 from vidgen.core.settings import Settings
-from vidgen.core.status import Generation
+from vidgen.core.status import DEFAULT_ACCOUNT, Generation
 from vidgen.operator.job_manifest import job_name, runner_args
 from vidgen.operator.termination import process_outcome
 
@@ -225,6 +225,13 @@ class ProcessExecutor:
 
     # --- processes -----------------------------------------------------------------------------
 
+    def _env_for(self, account: str) -> dict[str, str]:
+        """The runner's environment with the account's KIE.AI key (VIDGEN_KIE_ACCOUNT_KEYS)."""
+        key = self.settings.kie_account_keys.get(account)
+        if account == DEFAULT_ACCOUNT or key is None:
+            return self.env
+        return {**self.env, "VIDGEN_KIE_API_KEY": key.get_secret_value()}
+
     async def _spawn(self, gen: Generation, attempt: int, job: str) -> None:
         result = self.path(job, "result")
         self._unlink(job, "exit")
@@ -235,7 +242,7 @@ class ProcessExecutor:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
-                env=self.env,
+                env=self._env_for(gen.account),
                 cwd=self.dir,
                 start_new_session=True,  # Ctrl-C on the terminal is the controller's to handle
             )

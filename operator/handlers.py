@@ -9,6 +9,7 @@ what keeps two replicas from acting twice; every action is also idempotent on re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import kopf
 from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
-from vidgen.core.status import Generation, is_settled
+from vidgen.core.status import Generation
 from vidgen.storage import open_storage
 
 from .delivery import TelegramDelivery, make_bot
@@ -33,6 +34,9 @@ from .settlement import Settlement
 log = get_logger(__name__)
 
 FINALIZER = "vidgen.io/finalizer"
+#: The label of the operator's admission ConfigMap (the anchor of the admission daemon).
+LABEL_ROLE = "vidgen.io/role"
+ROLE_ADMISSION = "admission"
 ANNOTATIONS_PREFIX = "vidgen.io"
 
 
@@ -75,13 +79,27 @@ async def on_generation_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
     await memo.reconciler.finalize(name)
 
 
-async def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await memo.reconciler.tick(Generation.from_body(body))
+async def admission_daemon(stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
+    """The one admission loop of this operator: a daemon of the admission ConfigMap, so kopf
+    runs it only on the active replica (it stops daemons while peering pauses the operator) and
+    stops it on exit. The loop itself never ends; it is cancelled when the daemon stops."""
+    reconciler: Reconciler = memo.reconciler
+    loop = asyncio.create_task(reconciler.admission.run(), name="admission-loop")
+    try:
+        await stopped.wait()
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
 
 
 async def admission_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
-    reconciler: Reconciler = memo.reconciler
-    return {"last_admission_pass": reconciler.last_pass, "concurrency_limit": reconciler.limit.current}
+    admission = memo.reconciler.admission
+    return {
+        "last_admission_pass": admission.last_pass,
+        "running_cap": memo.settings.running_cap,
+        "accounts_out_of_rotation": sorted(admission.out_of_rotation),
+    }
 
 
 def make_registry(settings: Settings) -> kopf.OperatorRegistry:
@@ -93,20 +111,20 @@ def make_registry(settings: Settings) -> kopf.OperatorRegistry:
         on_job_event
     )
     kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)(on_generation_deleted)
-    # One timer per unsettled object. (A timer whose `when` flips back and forth, Queued →
-    # Running → Queued, can miss its restart in kopf; this filter only ever turns off.)
-    # After a failed tick (a database or API blip) kopf would wait its default backoff, 60 s;
-    # the tick is what retries a step no watch event will trigger again, so it keeps its pace.
-    kopf.timer(
-        GROUP,
-        VERSION,
-        PLURAL,
-        id="tick",
-        interval=settings.admission_interval_seconds,
+    # One admission loop per operator (not a timer per object): a daemon of one ConfigMap.
+    # A failed loop (it only ends on a bug) is restarted after admission_interval_seconds.
+    kopf.daemon(
+        "",
+        "v1",
+        "configmaps",
+        id="admission",
+        labels={LABEL_ROLE: ROLE_ADMISSION},
+        field="metadata.name",
+        value=settings.admission_anchor,
         backoff=settings.admission_interval_seconds,
-        when=lambda status, **_: not is_settled(status),
+        cancellation_timeout=5.0,
         registry=registry,
-    )(tick)
+    )(admission_daemon)
     return registry
 
 
@@ -178,6 +196,7 @@ class OperatorRuntime:
             progress,
             metrics,
         )
+        await api.ensure_config_map(settings.admission_anchor, {LABEL_ROLE: ROLE_ADMISSION})
         server, _thread = metrics.serve(self.metrics_port)
         self.metrics_port = server.server_port
         self.started.set()
@@ -195,6 +214,10 @@ class OperatorRuntime:
                 stop_flag=stop_flag,
             )
         finally:
+            # the daemon's finalizer would keep the ConfigMap (and its namespace) from going
+            # away while no operator runs; the next operator adds it again
+            with contextlib.suppress(Exception):
+                await api.drop_finalizer(settings.admission_anchor, FINALIZER)
             await progress.aclose()
             await asyncio.to_thread(server.shutdown)
             server.server_close()

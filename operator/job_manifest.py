@@ -16,6 +16,7 @@ from typing import Any
 
 from vidgen.core.models import GenerationSpec
 from vidgen.core.settings import Settings
+from vidgen.core.status import DEFAULT_ACCOUNT
 
 GROUP = "vidgen.io"
 VERSION = "v1alpha1"
@@ -95,6 +96,21 @@ def runner_env(settings: Settings) -> list[dict[str, str]]:
     return env
 
 
+def account_key_secret_key(account: str) -> str:
+    """The runner Secret's key holding an account's KIE.AI key (`default`: VIDGEN_KIE_API_KEY)."""
+    if account == DEFAULT_ACCOUNT:
+        return "VIDGEN_KIE_API_KEY"
+    return "VIDGEN_KIE_API_KEY_" + account.upper().replace("-", "_")
+
+
+def account_key_env(settings: Settings, account: str) -> list[dict[str, Any]]:
+    """The attempt's KIE.AI key: the account's own Secret key overrides the Secret's default."""
+    if account == DEFAULT_ACCOUNT:
+        return []
+    ref = {"name": settings.runner_secret_name, "key": account_key_secret_key(account)}
+    return [{"name": "VIDGEN_KIE_API_KEY", "valueFrom": {"secretKeyRef": ref}}]
+
+
 def labels(name: str, attempt: int) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "vidgen",
@@ -113,6 +129,7 @@ def build_job(
     *,
     namespace: str,
     owner_uid: str | None,
+    account: str = DEFAULT_ACCOUNT,
 ) -> dict[str, Any]:
     name = job_name(spec.name, attempt)
     meta_labels = labels(spec.name, attempt)
@@ -142,7 +159,7 @@ def build_job(
         "image": settings.runner_image,
         "command": ["vidgen"],
         "args": runner_args(spec, attempt),
-        "env": runner_env(settings),
+        "env": runner_env(settings) + account_key_env(settings, account),
         "envFrom": [{"secretRef": {"name": settings.runner_secret_name, "optional": True}}],
         "resources": resources,
         "terminationMessagePath": TERMINATION_LOG,

@@ -108,6 +108,29 @@ class KubeApi:
             raise
         return body  # type: ignore[no-any-return]
 
+    # --- the admission anchor ------------------------------------------------------------------
+
+    async def ensure_config_map(self, name: str, labels: Mapping[str, str]) -> None:
+        """Create the ConfigMap if it does not exist (create-or-exists)."""
+        body = {"metadata": {"name": name, "namespace": self.namespace, "labels": dict(labels)}}
+        try:
+            await _call(self.core.create_namespaced_config_map, self.namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+    async def drop_finalizer(self, name: str, finalizer: str) -> None:
+        """Remove one finalizer from a ConfigMap (best effort, on a graceful stop)."""
+        try:
+            body = await _call(self.core.read_namespaced_config_map, name, self.namespace)
+            kept = [f for f in (body.metadata.finalizers or []) if f != finalizer]
+            if kept != list(body.metadata.finalizers or []):
+                patch = {"metadata": {"finalizers": kept, "resourceVersion": body.metadata.resource_version}}
+                await _call(self.core.patch_namespaced_config_map, name, self.namespace, patch)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
+
     # --- Jobs and pods -----------------------------------------------------------------------
 
     async def create_job(self, manifest: Mapping[str, Any]) -> bool:
@@ -235,7 +258,12 @@ class JobExecutor:
 
     async def start(self, gen: Generation, attempt: int) -> str:
         manifest = build_job(
-            gen.spec, attempt, self.settings, namespace=self.api.namespace, owner_uid=gen.uid
+            gen.spec,
+            attempt,
+            self.settings,
+            namespace=self.api.namespace,
+            owner_uid=gen.uid,
+            account=gen.account,
         )
         name = str(manifest["metadata"]["name"])
         if await self.api.create_job(manifest):

@@ -34,7 +34,9 @@ class Metrics:
         )
         self.queue_depth = Gauge("vidgen_queue_depth", "Queued generations", registry=r)
         self.running_jobs = Gauge("vidgen_running_jobs", "Generations running now", registry=r)
-        self.concurrency_limit = Gauge("vidgen_concurrency_limit", "Current adaptive limit", registry=r)
+        self.concurrency_limit = Gauge(
+            "vidgen_concurrency_limit", "Cap on attempts running at once (the accounts' ceilings)", registry=r
+        )
         self.concurrency_max = Gauge("vidgen_concurrency_max", "Configured maximum concurrency", registry=r)
         self.admissions = Counter("vidgen_admissions", "Generations admitted (Jobs started)", registry=r)
         self.last_admission = Gauge(
@@ -59,6 +61,29 @@ class Metrics:
         self.delivery_failures = Counter("vidgen_delivery_failures", "Delivery tries that failed", registry=r)
         self.rate_limited = Counter(
             "vidgen_provider_rate_limited", "Runner results that were provider rate limits", registry=r
+        )
+        self.rate_limit_absorbed = Counter(
+            "vidgen_provider_429_absorbed",
+            "createTask refusals (429) the runners absorbed by retrying within their attempt",
+            registry=r,
+        )
+        self.creation_budget = Gauge(
+            "vidgen_provider_creation_budget",
+            "Task creations per provider window admission allows now, per account",
+            ["account"],
+            registry=r,
+        )
+        self.account_in_rotation = Gauge(
+            "vidgen_provider_account_in_rotation",
+            "1 while a provider account takes attempts; 0 once its key was refused (401/402/433)",
+            ["account"],
+            registry=r,
+        )
+        self.admission_passes = Counter("vidgen_admission_passes", "Admission passes run", registry=r)
+        self.position_writes = Counter(
+            "vidgen_queue_position_writes",
+            "Queue-position status writes (and their progress edits)",
+            registry=r,
         )
         # Every labelled series exists from the start (at 0), so alerts and rates see them.
         for phase in Phase:

@@ -23,21 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vidgen.core.admission import (
-    AdaptiveLimit,
-    CreationWindow,
-    QueueItem,
-    RunningItem,
-    admit,
-    queue_positions,
-)
+from vidgen.core.admission import EXACT_POSITIONS
 from vidgen.core.callbacks import again_data
-from vidgen.core.errors import ErrorClass, Failure, RetryLimits
+from vidgen.core.errors import ACCOUNT_FAILURE_CODES, ErrorClass, Failure, RetryLimits
 from vidgen.core.lifecycle import (
     TERMINAL,
     Action,
@@ -87,6 +79,7 @@ from vidgen.core.status import (
 )
 from vidgen.core.texts import t
 
+from .admission import Admission
 from .metrics import Metrics
 from .settlement import Settlement
 from .termination import job_finished
@@ -136,48 +129,24 @@ class Reconciler:
             base_delay=settings.retry_base_delay_seconds,
             max_delay=settings.retry_max_delay_seconds,
         )
-        self.limit = AdaptiveLimit.start(settings.max_concurrency, settings.clean_window_seconds, clock())
-        self.window = CreationWindow(settings.provider_rate_limit, settings.provider_rate_window_seconds)
-        self.last_pass: float | None = None
         self._locks: dict[str, asyncio.Lock] = {}
-        self._resynced: dict[str, float] = {}
-        self._admission = asyncio.Lock()
-        self._admission_wanted = False
-        metrics.concurrency_max.set(settings.max_concurrency)
-        metrics.concurrency_limit.set(self.limit.current)
+        self.admission = Admission(settings, store, self, metrics, clock=clock)
+        metrics.concurrency_limit.set(settings.running_cap)
 
     # --- entry points --------------------------------------------------------------------------
 
     async def observe(self, gen: Generation) -> None:
-        """A watch event for a generation. Running ones move on their Job's events (and the
-        resync timer); queued ones on admission; settled ones never."""
+        """A watch event for a generation. Running ones move on their Job's events; queued ones
+        on admission (one pass for a burst of events); settled ones never."""
         if gen.settled:
             self.forget(gen.name)  # nothing more will happen to it
             return
         if gen.deleting or gen.phase is Phase.RUNNING:
             return
         if gen.phase is Phase.QUEUED:
-            # Our own transitions ask for a pass themselves; this covers objects queued by an
-            # earlier run or by others, so a burst of events needs only one pass.
-            await self.request_admission(min_gap=self.settings.admission_interval_seconds / 2)
+            self.admission.request()
             return
         await self.reconcile(gen.name)
-
-    async def tick(self, gen: Generation) -> None:
-        """The per-object timer (every admission interval while unsettled): keeps admission going
-        for queued ones (a notBefore passes, the creation window frees up) and re-checks the
-        others every resync interval, in case an event was lost."""
-        if gen.deleting or gen.settled:
-            return
-        if gen.phase in (Phase.PENDING, Phase.QUEUED):
-            if gen.phase is Phase.PENDING:
-                await self.reconcile(gen.name)
-            await self.request_admission(min_gap=self.settings.admission_interval_seconds / 2)
-            return
-        now = self.clock()
-        if now - self._resynced.setdefault(gen.name, now) >= self.settings.resync_interval_seconds:
-            self._resynced[gen.name] = now
-            await self.reconcile(gen.name)
 
     async def job_changed(self, generation: str, job: Mapping[str, Any] | None) -> None:
         """A watch event for an attempt's Job (None: it was deleted)."""
@@ -187,8 +156,9 @@ class Reconciler:
     async def reconcile(self, name: str) -> None:
         async with self._lock(name):
             wants_admission = await self._settle(name, finalizing=False)
+        self.admission.seen(name)
         if wants_admission:
-            await self.request_admission()
+            self.admission.request()
 
     async def finalize(self, name: str) -> None:
         """The generation is being deleted: stop its attempt, and refund and tell the user unless
@@ -196,75 +166,22 @@ class Reconciler:
         async with self._lock(name):
             await self._settle(name, finalizing=True)
         self._locks.pop(name, None)
-        self._resynced.pop(name, None)
-        await self.request_admission()
+        self.admission.request()
 
     def forget(self, name: str) -> None:
-        self._resynced.pop(name, None)
         lock = self._locks.get(name)
         if lock is not None and not lock.locked():
             del self._locks[name]
 
-    async def request_admission(self, *, min_gap: float | None = None) -> None:
-        """Run an admission pass now, or make the pass in progress run once more. With `min_gap`,
-        skip it if a pass finished less than `min_gap` seconds ago (timer ticks)."""
-        if min_gap is not None and self.last_pass is not None and self.clock() - self.last_pass < min_gap:
-            return
-        self._admission_wanted = True
-        if self._admission.locked():
-            return
-        async with self._admission:
-            while self._admission_wanted:
-                self._admission_wanted = False
-                await self._admission_pass()
+    def request_admission(self) -> None:
+        """Ask the admission loop for a pass (it runs in its own task)."""
+        self.admission.request()
 
-    # --- admission -----------------------------------------------------------------------------
+    # --- what admission asks of the reconciler -----------------------------------------------
 
-    async def _admission_pass(self) -> None:
-        gens = [g for g in await self.store.list() if not g.deleting]
-        now = self.clock()
-        self._set_limit(self.limit.tick(now))
-        queued = [g for g in gens if g.phase is Phase.QUEUED]
-        running = [RunningItem(g.name, g.spec.user_id) for g in gens if g.phase is Phase.RUNNING]
-        # FIFO in the order users asked (requestedAt, else creation), not in the order the
-        # operator happened to enqueue them; a retried attempt keeps its place.
-        queue = [
-            QueueItem(g.name, g.spec.user_id, g.requested_at or now, g.spec.priority, g.not_before)
-            for g in queued
-        ]
-        chosen = admit(
-            queue,
-            running,
-            self.limit.current,
-            self.settings.per_user_concurrency,
-            now,
-            self.window.available(now),
-        )
-        started: set[str] = set()
-        for name in chosen:  # one by one, so Jobs are created in admission (FIFO) order
-            try:
-                if await self._start(name, now):
-                    started.add(name)
-                    self.window = self.window.record(now)
-            except Gone:
-                continue
-            except Exception:
-                log.exception("could not start the attempt", generation=name)
-        counts = Counter(str(g.phase) for g in gens)
-        counts[str(Phase.QUEUED)] -= len(started)
-        counts[str(Phase.RUNNING)] += len(started)
-        self.metrics.set_phase_counts(counts)
-        self.metrics.queue_depth.set(len(queued) - len(started))
-        self.metrics.running_jobs.set(len(running) + len(started))
-        self.metrics.last_admission.set(now)
-        positions = queue_positions(q for q in queue if q.name not in started)
-        for gen in queued:
-            position = positions.get(gen.name)
-            if position is not None and gen.status.get("queuePosition") != position:
-                await self._show_position(gen.name, position)
-        self.last_pass = self.clock()
-
-    async def _start(self, name: str, now: float) -> bool:
+    async def start_attempt(self, name: str, account: str, now: float) -> bool:
+        """Start the next attempt of a queued generation on `account`: the Job (or process)
+        first, then the status says Running. False if it is no longer startable."""
         async with self._lock(name):
             gen = await self.store.get(name)
             if gen is None or gen.deleting or gen.phase is not Phase.QUEUED:
@@ -272,16 +189,20 @@ class Reconciler:
             if gen.not_before is not None and gen.not_before > now:
                 return False
             attempt = gen.attempts + 1
-            job = await self.executor.start(gen, attempt)
+            job = await self.executor.start(gen.with_status({"account": account}), attempt)
             gen = await self._transition(
-                gen, to_running(gen, attempt, job, now), "Started", f"attempt {attempt} runs as {job}"
+                gen,
+                to_running(gen, attempt, job, now, account),
+                "Started",
+                f"attempt {attempt} runs as {job} on account {account}",
             )
             await self.settlement.started(name, gen.spec.user_id, attempt, job, now)
             self.metrics.admissions.inc()
             await self._show(gen, "progress.running", attempt=attempt)
             return True
 
-    async def _show_position(self, name: str, position: int) -> None:
+    async def show_position(self, name: str, position: int) -> None:
+        """Show a queued generation's position (as `shown_position` rounds it)."""
         async with self._lock(name):
             gen = await self.store.get(name)
             if gen is None or gen.deleting or gen.phase is not Phase.QUEUED:
@@ -289,22 +210,10 @@ class Reconciler:
             updated = await self.store.patch_status(name, {"queuePosition": position})
             if updated is None:
                 return
+            key = "progress.queued" if position <= EXACT_POSITIONS else "progress.queued_beyond"
             if gen.attempts:
-                await self._show(
-                    updated, "progress.queued_retry", attempt=gen.attempts + 1, position=position
-                )
-            else:
-                await self._show(updated, "progress.queued", position=position)
-
-    def _set_limit(self, limit: AdaptiveLimit) -> None:
-        self.limit = limit
-        self.metrics.concurrency_limit.set(limit.current)
-
-    def _rate_limit_delay(self, now: float) -> float:
-        """After a provider rate limit, wait for a whole provider window (longer if our own
-        creation window is full)."""
-        own = self.window.next_free(now) - now
-        return max(own, self.settings.provider_rate_window_seconds)
+                key += "_retry"
+            await self._show(updated, key, attempt=gen.attempts + 1, position=position)
 
     # --- settlement ----------------------------------------------------------------------------
 
@@ -325,7 +234,13 @@ class Reconciler:
                     wants_admission = True
                     continue
                 outcome = await self.executor.outcome(gen) if gen.phase is Phase.RUNNING else None
-                action = decide(gen.view(), outcome, self.limits, now, self._rate_limit_delay(now))
+                if outcome is not None and outcome.result is not None:
+                    self._account_signals(gen, outcome.result, now)
+                    if await self._moved_off_a_refused_account(gen, outcome.result, now):
+                        wants_admission = True
+                        continue
+                delay = self.admission.rate_limit_delay(gen.account, now)
+                action = decide(gen.view(), outcome, self.limits, now, delay)
                 step = await self._apply(gen, action, now)
                 wants_admission = wants_admission or step.admit
                 if not step.again:
@@ -383,7 +298,30 @@ class Reconciler:
         self.metrics.errors.labels(error_class=str(failure.error_class)).inc()
         if failure.error_class is ErrorClass.RATE_LIMIT:
             self.metrics.rate_limited.inc()
-            self._set_limit(self.limit.on_rate_limit(now))
+
+    async def _moved_off_a_refused_account(self, gen: Generation, result: RunnerResult, now: float) -> bool:
+        """The provider refused the account's key (401/402/433): take the account out of
+        rotation and, if another account remains, queue the generation again at once — a key
+        problem is not the user's, and retrying it into a refund would be wrong."""
+        if result.ok or result.code not in ACCOUNT_FAILURE_CODES:
+            return False
+        if not self.admission.take_out_of_rotation(gen.account, str(result.code)):
+            return False  # no account left: the failure takes its course (refund, notice)
+        failure = result.failure()
+        await self.store.record_event(
+            gen, "AccountOutOfRotation", f"account {gen.account}: {result.code}; moving on", warning=True
+        )
+        await self._requeue(gen, failure, 0.0, now)
+        return True
+
+    def _account_signals(self, gen: Generation, result: RunnerResult, now: float) -> None:
+        """What an attempt's result says about its provider account (read once per attempt: the
+        next step moves the generation out of Running)."""
+        absorbed = result.rateLimitRetries or 0
+        if absorbed:
+            self.metrics.rate_limit_absorbed.inc(absorbed)
+        if not result.ok and result.error_class is ErrorClass.RATE_LIMIT:
+            self.admission.on_rate_limited(gen.account, now)
 
     async def _generated(self, gen: Generation, result: RunnerResult) -> None:
         gen = await self._transition(gen, to_generated(gen, result), "Generated", f"video {result.video}")

@@ -4,6 +4,8 @@ TEXTS: dict[str, str] = {
     # progress (edited in place by the operator / local controller)
     "progress.pending": "⏳ Request received. Preparing your video…",
     "progress.queued": "⏳ In the queue: position {position}.",
+    "progress.queued_beyond": "⏳ In the queue: more than {position} ahead of you.",
+    "progress.queued_beyond_retry": "🔁 Attempt {attempt} is in the queue: more than {position} ahead of it.",
     "progress.queued_retry": "🔁 Attempt {attempt} will start shortly (position {position}).",
     "progress.running": "🎬 Generating your video (attempt {attempt})… this usually takes 3–5 minutes.",
     "progress.generated": "✅ Video ready, sending it…",

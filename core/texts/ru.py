@@ -3,6 +3,8 @@
 TEXTS: dict[str, str] = {
     "progress.pending": "⏳ Запрос получен. Готовим видео…",
     "progress.queued": "⏳ В очереди: позиция {position}.",
+    "progress.queued_beyond": "⏳ В очереди: перед вами больше {position}.",
+    "progress.queued_beyond_retry": "🔁 Попытка {attempt} в очереди: перед ней больше {position}.",
     "progress.queued_retry": "🔁 Попытка {attempt} скоро начнётся (позиция {position}).",
     "progress.running": "🎬 Создаём видео (попытка {attempt})… обычно это занимает 3–5 минут.",
     "progress.generated": "✅ Видео готово, отправляем…",

@@ -35,7 +35,6 @@ FAST: dict[str, Any] = {
     "retry_base_delay_seconds": 0.1,
     "retry_max_delay_seconds": 0.5,
     "provider_rate_window_seconds": 0.3,
-    "clean_window_seconds": 1.0,
     "progress_min_interval_seconds": 0,
     "throttle_seconds": 0,
     "outbox_sweep_interval_seconds": 0.5,

@@ -38,7 +38,6 @@ FAULT_SETTINGS: dict[str, Any] = {
     "max_concurrency": 6,
     "provider_rate_limit": 20,
     "provider_rate_window_seconds": 0.5,
-    "clean_window_seconds": 0.5,
 }
 
 

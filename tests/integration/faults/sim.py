@@ -2,7 +2,7 @@
 bench/throughput.py:
 
 - `ProviderKie`: the fake KIE.AI (tests/fakes/kie.py) with a generation time per task drawn from
-  a range, a ceiling on tasks generating at once, a 429 "storm" switch, and a log of every
+  a range, a ceiling on tasks generating at once, a 429 "storm" (for a time, or for a number of creations), and a log of every
   creation's outcome (accepted / refused with 429).
 - `RunnerKubelet`: plays the kubelet for the operator running on kmock. For every Job the
   operator creates it runs the real runner in-process (`run_generation`, against the fake
@@ -95,11 +95,16 @@ class ProviderKie(FakeKie):
         self.accepted: list[float] = []
         self.refused: list[float] = []
         self.storm_until = 0.0
+        self.storm_left = 0  # creations still to refuse (a count-based storm)
         self.peak_generating = 0
         self._ends: list[float] = []
 
     def storm(self, seconds: float) -> None:
         self.storm_until = time.monotonic() + seconds
+
+    def refuse_next(self, count: int) -> None:
+        """A storm measured in requests, not time: the next `count` creations get 429."""
+        self.storm_left = count
 
     def generating(self, now: float) -> int:
         self._ends = [end for end in self._ends if end > now]
@@ -107,6 +112,10 @@ class ProviderKie(FakeKie):
 
     def _admit(self) -> web.Response | None:
         now = time.monotonic()
+        if self.storm_left > 0:
+            self.storm_left -= 1
+            self.refused.append(now)
+            return self.answer(429, "Rate limited: too many requests, please slow down")
         if now < self.storm_until:
             self.refused.append(now)
             return self.answer(429, "Rate limited: too many requests, please slow down")

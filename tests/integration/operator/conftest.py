@@ -80,6 +80,9 @@ class BoundedEmulator(kmocklib.KubernetesEmulator):
             del self._requests[: -self.keep_requests]
         if request.method == "POST" and request.resource == JOBS_RESOURCE and isinstance(request.data, dict):
             self.job_creations.append(request.data["metadata"]["name"])
+        if request.method == "POST" and isinstance(request.data, dict):
+            # a real API server gives every new object a resourceVersion (kopf's patches test it)
+            request.data.setdefault("metadata", {}).setdefault("resourceVersion", "1")
         return await super()._handle(request)
 
 
@@ -103,6 +106,9 @@ def declare_resources(kmock: Any) -> None:
     )
     kmock.resources[PODS] = info(kind="Pod", singular="pod", namespaced=True, verbs=ALL_VERBS)
     kmock.resources[EVENTS] = info(kind="Event", singular="event", namespaced=True, verbs={"create", "list"})
+    kmock.resources["v1/configmaps"] = info(
+        kind="ConfigMap", singular="configmap", namespaced=True, verbs=ALL_VERBS
+    )
     kmock.resources["v1/namespaces"] = info(
         kind="Namespace", namespaced=False, verbs={"get", "list", "watch"}
     )
@@ -447,7 +453,6 @@ async def operator_env(
             retry_base_delay_seconds=0.1,
             retry_max_delay_seconds=1.0,
             provider_rate_window_seconds=0.3,
-            clean_window_seconds=0.3,
             delivery_retry_delay_seconds=0.05,
             delivery_max_wait_seconds=2.0,
         )

@@ -64,7 +64,10 @@ async def test_metrics_show_what_happened(operator_env: OperatorEnv) -> None:
     assert value("vidgen_generation_transitions_total", phase="Failed") == 1
     assert value("vidgen_queue_depth") == 0 and value("vidgen_running_jobs") == 0
     assert value("vidgen_concurrency_max") == 5
-    assert value("vidgen_concurrency_limit") in range(2, 6)  # halved once (5 → 2), growing back
+    assert value("vidgen_concurrency_limit") == 5  # the cap: a rate limit slows creations, not concurrency
+    assert value("vidgen_provider_account_in_rotation", account="default") == 1
+    assert value("vidgen_provider_creation_budget", account="default") in (10, 20)  # halved once, or back
+    assert value("vidgen_admission_passes_total") >= 1
     assert value("vidgen_admissions_total") == 3
     assert value("vidgen_last_admission_timestamp_seconds") > 1.7e9
     assert value("vidgen_generation_duration_seconds_count") == 2
@@ -86,4 +89,5 @@ async def test_metrics_show_what_happened(operator_env: OperatorEnv) -> None:
     ):
         assert resp.status == 200
         probe = await resp.json()
-    assert probe["admission"]["concurrency_limit"] >= 1
+    assert probe["admission"]["running_cap"] == 5
+    assert probe["admission"]["accounts_out_of_rotation"] == []

@@ -103,12 +103,15 @@ async def test_a_generation_settles_over_in_memory_ports_and_sqlite(
             clock=lambda: clock[0],
         )
         try:
-            await reconciler.reconcile(spec.name)  # Pending → Queued → admitted
+            await reconciler.reconcile(spec.name)  # Pending → Queued
+            await reconciler.admission.run_pass()  # → admitted (the loop's pass, run by hand)
             assert store.objects[spec.name].phase == "Running"
             processes.exit(
                 "vg-5-local-a1", RunnerResult.failed(Failure(ErrorClass.TEMPORARY, "provider_500"))
             )
-            await reconciler.reconcile(spec.name)  # → requeued (no delay here), admitted again
+            await reconciler.reconcile(spec.name)  # → requeued (no delay here)
+            clock[0] += settings.provider_rate_window_seconds  # a rate-limit-free retry delay passes
+            await reconciler.admission.run_pass()  # admitted again
             assert (store.objects[spec.name].phase, store.objects[spec.name].attempts) == ("Running", 2)
             processes.exit("vg-5-local-a2", ok_result(spec.name))
             await reconciler.reconcile(spec.name)
