@@ -172,7 +172,13 @@ class Admission:
         queued = [g for g in gens if g.phase is Phase.QUEUED]
         running = [g for g in gens if g.phase is Phase.RUNNING]
         queue = [
-            QueueItem(g.name, g.spec.user_id, g.requested_at or now, g.spec.priority, g.not_before)
+            QueueItem(
+                g.name,
+                g.spec.user_id,
+                g.requested_at if g.requested_at is not None else now,
+                g.spec.priority,
+                g.not_before,
+            )
             for g in queued
         ]
         states = account_states(

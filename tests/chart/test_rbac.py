@@ -17,6 +17,7 @@ OPERATOR_RULES = {
     ("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
     ("", "pods"): {"get", "list", "watch"},
     ("", "events"): {"create", "patch"},
+    ("", "configmaps"): {"get", "list", "watch", "create", "patch"},  # the admission loop's anchor
 }
 PEERING_RULES = {("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"}}
 BOT_RULES = {("vidgen.io", "videogenerations"): {"create", "get"}}

@@ -200,6 +200,9 @@ class RunnerKubelet:
     settings: Settings
     storage: Storage
     kill: KillPolicy | None = None
+    #: the runner's settings per runner-Secret key the Job takes its KIE.AI key from (several
+    #: provider accounts); Jobs of the default account use `settings`
+    account_settings: dict[str, Settings] = field(default_factory=dict)
     poll: float = 0.02
     attempts: list[Attempt] = field(default_factory=list)
     active: int = 0
@@ -218,6 +221,14 @@ class RunnerKubelet:
             return None
         job = dict(obj.raw)
         return None if (job.get("status") or {}).get("conditions") else job
+
+    def settings_for(self, job: dict[str, Any]) -> Settings:
+        """The runner's settings for this Job's provider account (its KIE.AI key's Secret key)."""
+        for env in job["spec"]["template"]["spec"]["containers"][0].get("env") or []:
+            ref = ((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("key")
+            if env.get("name") == "VIDGEN_KIE_API_KEY" and ref in self.account_settings:
+                return self.account_settings[ref]
+        return self.settings
 
     def _take(self, name: str) -> None:
         if name in self._tasks:
@@ -252,7 +263,7 @@ class RunnerKubelet:
         )
         record = Attempt(request.name, request.attempt, name, now, needed_task=needed)
         self.attempts.append(record)
-        run = asyncio.create_task(run_generation(request, self.settings, self.storage))
+        run = asyncio.create_task(run_generation(request, self.settings_for(job), self.storage))
         delay = self.kill(request.name, request.attempt) if self.kill else None
         result: RunnerResult | None
         try:
