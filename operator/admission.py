@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Protocol
 
@@ -51,14 +51,22 @@ log = get_logger(__name__)
 
 #: Status writes for queue positions in one pass, at most (the rest wait for the next pass).
 MAX_POSITION_WRITES = 200
+#: Attempts being started at once (their Jobs are still created in FIFO order).
+PARALLEL_STARTS = 16
 #: Resyncs (and Pending enqueues) started by one pass, at most.
 MAX_RESYNCS_PER_PASS = 100
+
+
+#: (wait for my turn, my Job is created): how a start keeps Job creations in plan order.
+Turn = tuple[Callable[[], Awaitable[None]], Callable[[], None]]
 
 
 class Starter(Protocol):
     """What admission asks of the reconciler (each under the generation's lock)."""
 
-    async def start_attempt(self, name: str, account: str, now: float) -> bool: ...
+    async def start_attempt(
+        self, name: str, account: str, now: float, *, turn: Turn | None = None
+    ) -> bool: ...
     async def show_position(self, name: str, position: int) -> None: ...
     async def reconcile(self, name: str) -> None: ...
 
@@ -197,14 +205,7 @@ class Admission:
             now=now,
             cap=self.settings.running_cap,
         )
-        started: set[str] = set()
-        for name, account in decided.starts:  # one by one: Jobs are created in FIFO order
-            try:
-                if await self.starter.start_attempt(name, account, now):
-                    started.add(name)
-                    self._recent[name] = (account, now)
-            except Exception:
-                log.exception("could not start the attempt", generation=name, account=account)
+        started = await self._start_all(decided.starts, now)
         wake = decided.wake_at
         if await self._show_positions(queued, queue, started):
             wake = now  # positions left to write: another pass at once
@@ -212,6 +213,33 @@ class Admission:
         return wake
 
     # --- parts of a pass -----------------------------------------------------------------------
+
+    async def _start_all(self, starts: Iterable[tuple[str, str]], now: float) -> set[str]:
+        """Start the planned attempts side by side (each start is several round trips: the Job,
+        the status, the database, the user's progress message), but create their Jobs strictly
+        in plan order: start k creates its Job only after start k−1 created (or skipped) its own."""
+        started: set[str] = set()
+        plan_ = list(starts)
+        turns = [asyncio.Event() for _ in plan_]
+        slots = asyncio.Semaphore(PARALLEL_STARTS)
+
+        async def one(k: int, name: str, account: str) -> None:
+            async def my_turn() -> None:
+                if k:
+                    await turns[k - 1].wait()
+
+            try:
+                async with slots:
+                    if await self.starter.start_attempt(name, account, now, turn=(my_turn, turns[k].set)):
+                        started.add(name)
+                        self._recent[name] = (account, now)
+            except Exception:
+                log.exception("could not start the attempt", generation=name, account=account)
+            finally:
+                turns[k].set()
+
+        await asyncio.gather(*(one(k, name, account) for k, (name, account) in enumerate(plan_)))
+        return started
 
     def _keep_moving(self, gens: Iterable[Generation], now: float) -> None:
         """Pending ones are enqueued; unsettled ones not looked at for a resync interval are

@@ -79,7 +79,7 @@ from vidgen.core.status import (
 )
 from vidgen.core.texts import t
 
-from .admission import Admission
+from .admission import Admission, Turn
 from .metrics import Metrics
 from .settlement import Settlement
 from .termination import job_finished
@@ -179,9 +179,10 @@ class Reconciler:
 
     # --- what admission asks of the reconciler -----------------------------------------------
 
-    async def start_attempt(self, name: str, account: str, now: float) -> bool:
+    async def start_attempt(self, name: str, account: str, now: float, *, turn: Turn | None = None) -> bool:
         """Start the next attempt of a queued generation on `account`: the Job (or process)
-        first, then the status says Running. False if it is no longer startable."""
+        first, then the status says Running. False if it is no longer startable. `turn` orders
+        the Job creations of starts that run side by side."""
         async with self._lock(name):
             gen = await self.store.get(name)
             if gen is None or gen.deleting or gen.phase is not Phase.QUEUED:
@@ -189,7 +190,13 @@ class Reconciler:
             if gen.not_before is not None and gen.not_before > now:
                 return False
             attempt = gen.attempts + 1
-            job = await self.executor.start(gen.with_status({"account": account}), attempt)
+            if turn is not None:
+                await turn[0]()
+            try:
+                job = await self.executor.start(gen.with_status({"account": account}), attempt)
+            finally:
+                if turn is not None:
+                    turn[1]()
             gen = await self._transition(
                 gen,
                 to_running(gen, attempt, job, now, account),

@@ -59,10 +59,13 @@ class Starter:
         self.reconciled: list[str] = []
         self.wake = asyncio.Event()
 
-    async def start_attempt(self, name: str, account: str, now: float) -> bool:
+    async def start_attempt(self, name: str, account: str, now: float, *, turn: Any = None) -> bool:
         gen = self.store.objects[name]
         if gen.phase is not Phase.QUEUED:
             return False
+        if turn is not None:
+            await turn[0]()
+            turn[1]()
         await self.store.patch_status(name, {"phase": "Running", "account": account, "startedAt": iso(now)})
         self.started.append((name, account))
         self.wake.set()
