@@ -28,6 +28,7 @@ The control rule, and why:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -98,7 +99,7 @@ def shown_position(position: int) -> int:
     else the bucket it is beyond (a value > EXACT_POSITIONS means "more than that")."""
     if position <= EXACT_POSITIONS:
         return position
-    return max(b for b in POSITION_BUCKETS if b < position)
+    return POSITION_BUCKETS[bisect_left(POSITION_BUCKETS, position) - 1]
 
 
 # --- the creation window and budget ---------------------------------------------------------

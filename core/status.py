@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from .errors import DELIVERY_FAILED_KEY, MESSAGE_KEYS, ErrorClass, Failure
@@ -32,6 +33,7 @@ CANCELLED_KEY = "error.cancelled"
 CANCELLED = Failure(ErrorClass.UNKNOWN, CANCELLED_CODE, "deleted before it finished")
 
 MAX_ERROR_MESSAGE = 2000
+_PHASES = {str(p): p for p in Phase}
 #: The provider account used when only one is configured.
 DEFAULT_ACCOUNT = "default"
 
@@ -47,8 +49,14 @@ def parse_time(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
+    return _parse_text(str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_text(value: str) -> float | None:
+    """(An admission pass reads the same few timestamps of every object on every pass.)"""
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     if parsed.tzinfo is None:
@@ -157,10 +165,7 @@ class Generation:
 
     @property
     def phase(self) -> Phase:
-        try:
-            return Phase(self.status.get("phase") or Phase.PENDING)
-        except ValueError:
-            return Phase.PENDING
+        return _PHASES.get(self.status.get("phase") or "", Phase.PENDING)
 
     @property
     def attempts(self) -> int:

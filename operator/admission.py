@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from typing import Protocol
@@ -50,7 +50,7 @@ from .metrics import Metrics
 log = get_logger(__name__)
 
 #: Status writes for queue positions in one pass, at most (the rest wait for the next pass).
-MAX_POSITION_WRITES = 200
+MAX_POSITION_WRITES = 500
 #: Attempts being started at once (their Jobs are still created in FIFO order).
 PARALLEL_STARTS = 16
 #: Resyncs (and Pending enqueues) started by one pass, at most.
@@ -104,6 +104,9 @@ class Admission:
         self.last_pass: float | None = None
         self.last_plan: Plan | None = None
         self.passes = 0
+        #: the last passes' durations (seconds) and status writes (starts + positions), newest last
+        self.pass_seconds: deque[float] = deque(maxlen=1000)
+        self.pass_writes: deque[int] = deque(maxlen=1000)
         self._wanted = asyncio.Event()
         self._looked_at: dict[str, float] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -173,6 +176,7 @@ class Admission:
 
     async def run_pass(self) -> float | None:
         """One pass; returns when the next one is due by time alone (None: only on a trigger)."""
+        began = time.perf_counter()
         listed = await self.store.list()
         gens = [g for g in listed if not g.deleting]
         now = self.clock()
@@ -207,9 +211,14 @@ class Admission:
         )
         started = await self._start_all(decided.starts, now)
         wake = decided.wake_at
-        if await self._show_positions(queued, queue, started):
+        left, writes = await self._show_positions(queued, queue, started)
+        if left:
             wake = now  # positions left to write: another pass at once
         self._record(gens, queued, running, started, decided, now)
+        seconds = time.perf_counter() - began
+        self.pass_seconds.append(seconds)
+        self.pass_writes.append(len(started) + writes)
+        self.metrics.admission_pass_seconds.observe(seconds)
         return wake
 
     # --- parts of a pass -----------------------------------------------------------------------
@@ -249,7 +258,7 @@ class Admission:
         alive = set()
         for gen in gens:
             alive.add(gen.name)
-            if gen.settled or gen.phase is Phase.QUEUED:
+            if gen.phase is Phase.QUEUED or gen.settled:
                 continue
             first = self._looked_at.setdefault(gen.name, now)
             if gen.phase is Phase.PENDING or now - first >= interval:
@@ -296,26 +305,31 @@ class Admission:
 
     async def _show_positions(
         self, queued: list[Generation], queue: list[QueueItem], started: set[str]
-    ) -> bool:
-        """Write the positions users would see differently; True if some were left for later."""
+    ) -> tuple[bool, int]:
+        """Write the positions users would see differently: (some were left for later, writes)."""
         positions = queue_positions(q for q in queue if q.name not in started)
-        writes = 0
-        for gen in sorted(queued, key=lambda g: positions.get(g.name, 0)):
+        due: list[tuple[int, str, int]] = []
+        for gen in queued:
             position = positions.get(gen.name)
             if position is None:
                 continue
             shown = shown_position(position)
-            if gen.status.get("queuePosition") == shown:
-                continue
-            if writes >= MAX_POSITION_WRITES:
-                return True
-            writes += 1
-            try:
-                await self.starter.show_position(gen.name, shown)
-            except Exception:
-                log.exception("could not show the queue position", generation=gen.name)
-        self.metrics.position_writes.inc(writes)
-        return False
+            if gen.status.get("queuePosition") != shown:
+                due.append((position, gen.name, shown))
+        due.sort()  # the head of the queue first
+        slots = asyncio.Semaphore(PARALLEL_STARTS)
+
+        async def write(name: str, shown: int) -> None:
+            async with slots:
+                try:
+                    await self.starter.show_position(name, shown)
+                except Exception:
+                    log.exception("could not show the queue position", generation=name)
+
+        batch = due[:MAX_POSITION_WRITES]
+        await asyncio.gather(*(write(name, shown) for _p, name, shown in batch))
+        self.metrics.position_writes.inc(len(batch))
+        return len(due) > len(batch), len(batch)
 
     def _record(
         self,

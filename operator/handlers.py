@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -25,7 +26,7 @@ from vidgen.storage import open_storage
 
 from .delivery import TelegramDelivery, make_bot
 from .job_manifest import GROUP, LABEL_GENERATION, LABEL_MANAGED_BY, MANAGED_BY, PLURAL, VERSION
-from .k8s import JobExecutor, KubeApi, KubeGenerationStore, kube_configuration
+from .k8s import KUBE_CONNECTIONS, JobExecutor, KubeApi, KubeGenerationStore, kube_configuration
 from .metrics import Metrics
 from .progress import ProgressEditor
 from .reconciler import Reconciler
@@ -178,6 +179,9 @@ class OperatorRuntime:
         """Run until `stop_flag` is set (a graceful stop) or the task is cancelled."""
         settings = self.settings
         settings.require("telegram_token")
+        # every kubernetes client call runs in a thread: the default pool (cores + 4) would make
+        # a pass's parallel starts and the resyncs queue behind each other
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(KUBE_CONNECTIONS))
         api = KubeApi.from_settings(settings)
         engine = None
         sessions = self.sessions

@@ -31,9 +31,16 @@ log = get_logger(__name__)
 COMPONENT = "vidgen-operator"
 
 
+#: Connections to the API server, and threads for the (synchronous) kubernetes client's calls.
+KUBE_CONNECTIONS = 32
+
+
 def kube_configuration(settings: Settings) -> Configuration:
     """The client configuration for these settings (a new object; the global default is untouched)."""
     config = Configuration()
+    # the admission loop starts attempts side by side and kopf watches beside it: keep their
+    # connections (urllib3's default pool of 10 discards and reopens them)
+    config.connection_pool_maxsize = KUBE_CONNECTIONS
     if settings.kube_api_url:
         config.host = settings.kube_api_url.rstrip("/")
         config.verify_ssl = False

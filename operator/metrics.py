@@ -80,6 +80,12 @@ class Metrics:
             registry=r,
         )
         self.admission_passes = Counter("vidgen_admission_passes", "Admission passes run", registry=r)
+        self.admission_pass_seconds = Histogram(
+            "vidgen_admission_pass_seconds",
+            "How long an admission pass took (list, plan, starts, positions)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
         self.position_writes = Counter(
             "vidgen_queue_position_writes",
             "Queue-position status writes (and their progress edits)",
