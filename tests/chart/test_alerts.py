@@ -18,6 +18,7 @@ from tests.chart.render import find, render
 HERE = Path(__file__).parent
 ALERTS = {
     "VidgenProviderBillingErrors",
+    "VidgenProviderAccountRefused",
     "VidgenHighFailureRate",
     "VidgenQueueStuck",
     "VidgenDeliveryFailures",

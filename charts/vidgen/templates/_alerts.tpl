@@ -20,6 +20,17 @@ groups:
         annotations:
           summary: KIE.AI refuses video generations for billing reasons
           description: {{`'Generations failed with BILLING errors in the last 10 minutes in namespace {{ $labels.namespace }}: {{ $value | humanize }} (each one was refunded). Top up the KIE.AI account.'`}}
+      - alert: VidgenProviderAccountRefused
+        # A KIE.AI key was refused (401/402/433): its account left the rotation.
+        expr: min by (namespace, account) (vidgen_provider_account_in_rotation) == 0
+        labels:
+          severity: critical
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          summary: A KIE.AI account was taken out of rotation
+          description: {{`'The KIE.AI key of account {{ $labels.account }} in namespace {{ $labels.namespace }} was refused (bad key, no credits or a cap); admission no longer uses it. Fix the key or top up, then restart the operator.'`}}
       - alert: VidgenHighFailureRate
         expr: |
           (
