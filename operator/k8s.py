@@ -95,7 +95,16 @@ class KubeApi:
         return body  # type: ignore[no-any-return]
 
     async def list_generations(self) -> list[dict[str, Any]]:
-        body = await _call(self.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL)
+        body = _raw(
+            await _call(
+                self.custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                PLURAL,
+                _preload_content=False,
+            )
+        )
         return list(body.get("items") or [])
 
     async def patch_generation_status(self, name: str, status: Mapping[str, Any]) -> dict[str, Any] | None:
