@@ -1,8 +1,8 @@
 """The user's progress message, edited in place on each transition (queue position, phase,
 attempt). No kopf, no kubernetes: the local controller uses it too.
 
-Telegram allows about one message per second per chat, so edits to one chat are at least
-`min_interval` apart: an edit that comes sooner is held and only the latest text is sent when the
+Telegram allows about one message per second per chat and about 30 per second in all, so edits
+to one chat are at least `min_interval` apart and all edits together at most 25 a second: an edit that comes sooner is held and only the latest text is sent when the
 interval is over (intermediate states are skipped, the last one always shows). Final texts
 (delivered, failed) are sent at once. Progress is cosmetic: errors are logged, never raised.
 """
@@ -15,12 +15,16 @@ from collections.abc import Callable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from aiolimiter import AsyncLimiter
 
 from vidgen.core.logging import get_logger
 
 log = get_logger(__name__)
 
 MAX_TRACKED_CHATS = 10_000
+#: Edits per second across all chats (Telegram allows about 30 messages a second per bot; the
+#: deliveries and notices need the rest).
+OVERALL_PER_SECOND = 25.0
 
 
 def edit_wait(last_edit: float | None, now: float, min_interval: float) -> float:
@@ -31,8 +35,16 @@ def edit_wait(last_edit: float | None, now: float, min_interval: float) -> float
 
 
 class ProgressEditor:
-    def __init__(self, bot: Bot, min_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        min_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        per_second: float = OVERALL_PER_SECOND,
+    ) -> None:
         self.bot = bot
+        self.overall = AsyncLimiter(per_second, 1.0)
         self.min_interval = min_interval
         self.clock = clock
         self._last: dict[int, float] = {}
@@ -77,7 +89,8 @@ class ProgressEditor:
             self._last = {c: at for c, at in self._last.items() if at > horizon}
         self._last[chat_id] = self.clock()
         try:
-            await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
+            async with self.overall:  # Telegram: about 30 messages a second in all
+                await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id)
         except TelegramRetryAfter as exc:
             self._last[chat_id] = self.clock() + exc.retry_after
             self._pending.setdefault(key, text)
