@@ -28,11 +28,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr
-
 from vidgen.core.lifecycle import JobOutcome, JobState
 from vidgen.core.logging import get_logger
 from vidgen.core.result import decode
+from vidgen.core.runner_settings import runner_variables
 from vidgen.core.settings import Settings
 from vidgen.core.status import DEFAULT_ACCOUNT, Generation
 from vidgen.operator.job_manifest import job_name, runner_args
@@ -41,53 +40,7 @@ from vidgen.operator.termination import process_outcome
 log = get_logger(__name__)
 
 #: Settings the runner reads (vidgen.runner): storage, providers, limits, sandbox, logging.
-RUNNER_SETTINGS = (
-    "storage_url",
-    "s3_endpoint_url",
-    "s3_access_key_id",
-    "s3_secret_access_key",
-    "s3_region",
-    "kie_api_key",
-    "kie_base_url",
-    "kie_upload_url",
-    "kie_upload_path",
-    "kie_poll_interval_seconds",
-    "kie_poll_max_interval_seconds",
-    "kie_poll_retries",
-    "kie_retry_wait_seconds",
-    "kie_request_timeout_seconds",
-    "kie_deadline_seconds",
-    "default_model",
-    "openai_api_key",
-    "openai_base_url",
-    "openai_model",
-    "openai_timeout_seconds",
-    "enhanced_prompt_max_chars",
-    "max_photo_bytes",
-    "max_prompt_chars",
-    "max_video_bytes",
-    "sandbox_latency_seconds",
-    "sandbox_short_side",
-    "sandbox_fps",
-    "sandbox_max_seconds",
-    "sandbox_failures",
-    "log_format",
-    "log_level",
-)
 TERMINATED_CODE = "terminated"  # the runner's result when it was stopped by SIGTERM
-
-
-def env_value(value: object) -> str:
-    """A setting's value as pydantic-settings reads it back from the environment."""
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        if any(isinstance(v, BaseModel) for v in value):
-            return "[" + ",".join(v.model_dump_json() for v in value) + "]"
-        return ",".join(str(v) for v in value)
-    return str(value)
 
 
 def absolute_storage_url(url: str, base: Path) -> str:
@@ -104,13 +57,8 @@ def runner_environment(
     runner's settings from `settings` (None values left out)."""
     base = {k: v for k, v in (inherited if inherited is not None else os.environ).items()}
     env = {k: v for k, v in base.items() if not k.upper().startswith("VIDGEN_")}
-    for name in RUNNER_SETTINGS:
-        value = getattr(settings, name)
-        if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
-            continue
-        if name == "storage_url":
-            value = absolute_storage_url(str(value), cwd or Path.cwd())
-        env[f"VIDGEN_{name.upper()}"] = env_value(value)
+    storage = absolute_storage_url(str(settings.storage_url), cwd or Path.cwd())
+    env.update(runner_variables(settings, secrets=True, storage_url=storage))
     return env
 
 

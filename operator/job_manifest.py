@@ -15,6 +15,7 @@ import hashlib
 from typing import Any
 
 from vidgen.core.models import GenerationSpec
+from vidgen.core.runner_settings import runner_variables
 from vidgen.core.settings import Settings
 from vidgen.core.status import DEFAULT_ACCOUNT
 
@@ -32,23 +33,6 @@ CONTAINER = "runner"
 TERMINATION_LOG = "/dev/termination-log"
 MAX_NAME = 63
 RUNNER_UID = 10001
-
-#: Settings the runner needs that are not secret (the Secret carries the keys).
-PASSED_SETTINGS = (
-    "storage_url",
-    "s3_endpoint_url",
-    "s3_region",
-    "kie_base_url",
-    "kie_upload_url",
-    "kie_poll_interval_seconds",
-    "kie_deadline_seconds",
-    "openai_base_url",
-    "openai_model",
-    "openai_timeout_seconds",
-    "default_model",
-    "max_video_bytes",
-    "log_level",
-)
 
 
 def job_name(name: str, attempt: int) -> str:
@@ -82,14 +66,10 @@ def runner_args(spec: GenerationSpec, attempt: int, termination_log: str = TERMI
 
 
 def runner_env(settings: Settings) -> list[dict[str, str]]:
-    env = []
-    for field in PASSED_SETTINGS:
-        value = getattr(settings, field)
-        if value is None:
-            continue
-        if field == "storage_url" and settings.storage_pvc:
-            value = f"file://{settings.runner_storage_mount_path}"
-        env.append({"name": f"VIDGEN_{field.upper()}", "value": str(value)})
+    """The runner's settings (core's one list; the secrets come from the runner Secret)."""
+    storage = f"file://{settings.runner_storage_mount_path}" if settings.storage_pvc else settings.storage_url
+    variables = runner_variables(settings, secrets=False, storage_url=storage)
+    env = [{"name": name, "value": value} for name, value in variables.items() if name != "VIDGEN_LOG_FORMAT"]
     env.append({"name": "VIDGEN_LOG_FORMAT", "value": "json"})
     # The root filesystem is read-only: temporary files and caches go to the /tmp emptyDir.
     env += [{"name": "HOME", "value": "/tmp"}, {"name": "TMPDIR", "value": "/tmp"}]
