@@ -31,14 +31,18 @@ class RunnerResult:
     error_class: ErrorClass | None = None
     code: str | None = None
     detail: str | None = None
+    #: 429 refusals of task creation this attempt absorbed (waited out and tried again)
+    rateLimitRetries: int = 0
 
     @classmethod
     def success(cls, **fields: Any) -> RunnerResult:
         return cls(ok=True, **fields)
 
     @classmethod
-    def failed(cls, failure: Failure) -> RunnerResult:
-        return cls(ok=False, error_class=failure.error_class, code=failure.code, detail=failure.detail)
+    def failed(cls, failure: Failure, **fields: Any) -> RunnerResult:
+        return cls(
+            ok=False, error_class=failure.error_class, code=failure.code, detail=failure.detail, **fields
+        )
 
     def failure(self) -> Failure:
         return Failure(self.error_class or ErrorClass.UNKNOWN, self.code or "unknown", self.detail or "")
@@ -81,6 +85,8 @@ def decode(text: str | None) -> RunnerResult | None:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
             continue
+        retries = data.get("rateLimitRetries")
+        absorbed = retries if isinstance(retries, int) and retries >= 0 else 0
         if data["ok"]:
             if not isinstance(data.get("video"), str):
                 return None
@@ -88,7 +94,7 @@ def decode(text: str | None) -> RunnerResult | None:
                 k: data.get(k)
                 for k in ("video", "bytes", "duration", "model", "taskId", "prompt", "promptEnhanced")
             }
-            return RunnerResult(ok=True, **fields)
+            return RunnerResult(ok=True, **fields, rateLimitRetries=absorbed)
         try:
             cls = ErrorClass(str(data.get("class", "UNKNOWN")))
         except ValueError:
@@ -98,5 +104,6 @@ def decode(text: str | None) -> RunnerResult | None:
             error_class=cls,
             code=str(data.get("code") or "unknown"),
             detail=str(data.get("detail") or ""),
+            rateLimitRetries=absorbed,
         )
     return None

@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     kie_poll_retries: int = Field(4, ge=1, description="tries per poll/download on network blips")
     kie_retry_wait_seconds: float = Field(1.0, ge=0, description="first wait between those tries")
     kie_upload_path: str = "vidgen"
+    kie_rate_limit_patience_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="total wait for a createTask refused with 429 before the attempt ends as RATE_LIMIT"
+        " (default: provider_rate_window_seconds + 2)",
+    )
+    kie_rate_limit_first_wait_seconds: float = Field(
+        1.0, ge=0, description="first wait after a 429 refusal (jittered, doubling)"
+    )
     enhanced_prompt_max_chars: int = Field(1500, gt=0, description="bound on OpenAI's prompt")
     sandbox_short_side: int = Field(360, ge=16, le=2160, description="sandbox video: shorter side, px")
     sandbox_fps: int = Field(24, ge=1, le=60)
@@ -194,6 +203,13 @@ class Settings(BaseSettings):
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+    @property
+    def rate_limit_patience_seconds(self) -> float:
+        """How long one attempt waits out 429 refusals of task creation (about one window)."""
+        if self.kie_rate_limit_patience_seconds is not None:
+            return self.kie_rate_limit_patience_seconds
+        return self.provider_rate_window_seconds + 2.0
 
     def package(self, package_id: str) -> StarsPackage | None:
         return next((p for p in self.stars_packages if p.id == package_id), None)

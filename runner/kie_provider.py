@@ -23,6 +23,7 @@ from vidgen.core.ports import Storage
 from vidgen.core.settings import Settings
 
 from .provider import TaskState, TaskStatus, VideoJob, raise_failure
+from .rate_patience import RateLimitPatience
 
 VEO_MODELS = frozenset({"veo3_fast", "veo3"})
 VIDEO_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
@@ -66,9 +67,13 @@ class KieProvider:
         storage: Storage,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        patience: RateLimitPatience | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
+        self.patience = patience or RateLimitPatience.from_settings(settings)
+        #: the photo's URL per generation: a createTask tried again after a 429 does not upload again
+        self._image_urls: dict[str, str] = {}
         settings.require("kie_api_key")
         timeout = httpx.Timeout(
             settings.kie_request_timeout_seconds, connect=min(10.0, settings.kie_request_timeout_seconds)
@@ -94,6 +99,13 @@ class KieProvider:
     # --- photo ---------------------------------------------------------------------------
 
     async def image_url(self, job: VideoJob) -> str:
+        if job.name in self._image_urls:
+            return self._image_urls[job.name]
+        url = await self._image_url(job)
+        self._image_urls[job.name] = url
+        return url
+
+    async def _image_url(self, job: VideoJob) -> str:
         signed = await asyncio.to_thread(self.storage.signed_url, job.photo_key, SIGNED_URL_SECONDS)
         if signed:
             return str(signed)
@@ -144,10 +156,15 @@ class KieProvider:
                     "remove_watermark": True,
                 },
             }
-        async for attempt in self._connect_retries():
-            with attempt:
-                resp = await self.api.post(path, json=payload)
-        data = check_answer(resp)
+
+        async def post() -> dict[str, Any]:
+            async for attempt in self._connect_retries():
+                with attempt:
+                    resp = await self.api.post(path, json=payload)
+            return check_answer(resp)
+
+        # a 429 was neither kept nor paid for: wait it out (bounded) and try again
+        data = await self.patience.call(post)
         task_id = data.get("taskId")
         if not isinstance(task_id, str) or not task_id:
             raise ProviderError(ErrorClass.UNKNOWN, "bad_response", "createTask answer without a taskId")

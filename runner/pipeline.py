@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +34,7 @@ from .media import NotAVideo, looks_like_mp4, probe
 from .openai_prompt import enhance_prompt
 from .photo import Photo, validate_photo
 from .provider import TaskState, TaskStatus, VideoJob, VideoProvider
+from .rate_patience import RateLimitPatience
 
 T = TypeVar("T")
 
@@ -64,12 +65,14 @@ def input_failure(error: InputError) -> Failure:
     return Failure(cls, error.code, error.detail)
 
 
-def make_provider(settings: Settings, storage: Storage) -> VideoProvider:
+def make_provider(
+    settings: Settings, storage: Storage, patience: RateLimitPatience | None = None
+) -> VideoProvider:
     """KIE.AI when a key is set, else the offline sandbox."""
     if settings.secret("kie_api_key"):
         from .kie_provider import KieProvider
 
-        return KieProvider(settings, storage)
+        return KieProvider(settings, storage, patience=patience)
     from .sandbox_provider import SandboxProvider
 
     return SandboxProvider(settings)
@@ -81,12 +84,16 @@ async def run_generation(
     storage: Storage,
     *,
     provider: VideoProvider | None = None,
+    patience: RateLimitPatience | None = None,
 ) -> RunnerResult:
+    """One whole attempt. `patience` (429 refusals of task creation, waited out within the
+    attempt) is made from the settings unless given; a given `provider` should share it."""
+    patience = patience or RateLimitPatience.from_settings(settings)
     with structlog.contextvars.bound_contextvars(generation=request.name, attempt=request.attempt):
         log = get_logger("vidgen.runner")
         started = time.monotonic()
         try:
-            result = await _Attempt(request, settings, storage, provider).run()
+            result = await _Attempt(request, settings, storage, provider, patience).run()
         except InputError as exc:
             result = RunnerResult.failed(input_failure(exc))
         except ProviderError as exc:
@@ -96,6 +103,7 @@ async def run_generation(
         except Exception as exc:  # the last line of defence: a result, never a trace
             log.exception("runner_crashed")
             result = RunnerResult.failed(classify_failure(exception=exc, message=str(exc)[:300]))
+        result = replace(result, rateLimitRetries=patience.retries)
         if result.ok:
             log.info(
                 "generation_stored",
@@ -110,15 +118,22 @@ async def run_generation(
                 code=result.code,
                 detail=result.detail,
                 exit_code=result.exit_code,
+                rate_limit_retries=result.rateLimitRetries,
             )
         return result
 
 
 class _Attempt:
     def __init__(
-        self, request: RunRequest, settings: Settings, storage: Storage, provider: VideoProvider | None
+        self,
+        request: RunRequest,
+        settings: Settings,
+        storage: Storage,
+        provider: VideoProvider | None,
+        patience: RateLimitPatience | None = None,
     ) -> None:
         self.request = request
+        self.patience = patience or RateLimitPatience.from_settings(settings)
         self.settings = settings
         self.storage = storage
         self.provider = provider
@@ -292,7 +307,7 @@ class _Attempt:
         if stored is not None:
             return stored
         photo = await self.load_photo()
-        provider = self.provider or make_provider(self.settings, self.storage)
+        provider = self.provider or make_provider(self.settings, self.storage, self.patience)
         try:
             if cp is not None and self._resumable(cp, provider):
                 self.log.info("task_resumed", task_id=cp.task_id, provider=provider.name)

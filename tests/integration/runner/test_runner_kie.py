@@ -112,6 +112,7 @@ async def test_each_error_class(
         settings = make_settings(kie)
         if scenario == "rate_limit_429":
             await exhaust_rate_limit(kie)  # the fake's real 20 per 10 s window
+            settings = make_settings(kie, kie_rate_limit_patience_seconds=0)  # no waiting it out
         elif scenario == "bad_key_401":
             settings = make_settings(kie, kie_api_key="wrong-key")
         elif scenario == "content_policy_501":
