@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vidgen.core.catalogue import DEFAULT_MODEL
+from vidgen.core.catalogue import DEFAULT_MODEL, MODELS
 
 
 def register(sub: Any) -> None:
@@ -19,10 +19,15 @@ def register(sub: Any) -> None:
     parser.add_argument("--name", required=True, help="the VideoGeneration's name")
     parser.add_argument("--photo", required=True, help="storage key of the user's photo")
     parser.add_argument("--prompt", default="", help="the user's wish (may be empty)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="sora-2-image-to-video (default) or veo3_fast")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"a catalogue model (default {DEFAULT_MODEL}): {', '.join(MODELS)}",
+    )
     # free-form on purpose: a bad value must become a result line, not an argparse exit
     parser.add_argument("--aspect-ratio", default="portrait", help="portrait or landscape")
     parser.add_argument("--duration", default="10", help="seconds (the model's allowed values)")
+    parser.add_argument("--resolution", default="", help="the model's resolution (default: its first)")
     parser.add_argument("--attempt", default="1", help="attempt number, from 1")
     parser.add_argument(
         "--termination-log",
@@ -78,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         aspect_ratio=args.aspect_ratio,
         duration_seconds=numbers["duration"],
         attempt=numbers["attempt"],
+        resolution=args.resolution.strip(),
     )
 
     async def main() -> RunnerResult:

@@ -54,6 +54,9 @@ class RunRequest:
     aspect_ratio: str = "portrait"
     duration_seconds: int = 10
     attempt: int = 1
+    resolution: str = ""
+    #: KIE.AI's `callBackUrl` for this generation (submit mode; None = no callback)
+    callback_url: str | None = None
 
 
 class DeadlineTimeout(TimeoutError):
@@ -154,6 +157,7 @@ class _Attempt:
             model=req.model,
             aspect_ratio=req.aspect_ratio,
             duration_seconds=req.duration_seconds,
+            resolution=req.resolution,
         ).validate(self.settings.max_prompt_chars)
 
     async def load_photo(self) -> Photo:
@@ -209,6 +213,8 @@ class _Attempt:
             photo_content_type=photo.content_type,
             photo_extension=photo.extension,
             attempt=req.attempt,
+            resolution=req.resolution,
+            callback_url=req.callback_url,
         )
 
     def _resumable(self, cp: checkpoint.Checkpoint | None, provider: VideoProvider) -> bool:

@@ -77,7 +77,8 @@ async def test_veo3_fast_uses_the_veo_endpoints(kie: FakeKie, storage, make_sett
     assert result.ok, result
     (create,) = kie.calls("createTask")
     assert create.path == "/api/v1/veo/generate"
-    assert create.body["model"] == "veo3_fast" and create.body["aspectRatio"] == "16:9"
+    assert create.body["model"] == "veo3_fast" and create.body["aspect_ratio"] == "16:9"
+    assert create.body["generationType"] == "FIRST_AND_LAST_FRAMES_2_VIDEO"
     assert create.body["imageUrls"][0].startswith(f"{kie.url}/files/")
     assert all(r.path == "/api/v1/veo/record-info" for r in kie.calls("recordInfo"))
     assert result.model == "veo3_fast" and storage.exists(video_key(NAME))
