@@ -11,6 +11,7 @@ request cannot have reached KIE.AI); anything else fails the attempt, and the op
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,13 @@ from vidgen.core.settings import Settings
 
 from .kie_answers import check_answer
 from .kie_family import family_of
-from .provider import TaskStatus, VideoJob, raise_failure
+from .provider import TaskState, TaskStatus, VideoJob, raise_failure
 from .rate_patience import RateLimitPatience
 
 VIDEO_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 SIGNED_URL_SECONDS = 6 * 3600
+#: a result URL answering these is expired or revoked (the video may still be at KIE.AI)
+EXPIRED_STATUSES = frozenset({403, 404, 410})
 
 __all__ = ["KieProvider", "check_answer"]
 
@@ -135,6 +138,22 @@ class KieProvider:
         resp = await self.api.get(family.status_path, params={"taskId": task_id})
         return family.read_status(check_answer(resp))
 
+    async def fresh_urls(self, task_id: str, model: str, stale: str | None) -> AsyncIterator[str]:
+        """New URLs for a finished task whose result URL stopped working: the one a new status
+        request gives (if it differs), then KIE.AI's download-url helper (valid ~20 min)."""
+        seen = {stale}
+        status = await self.status_of(task_id, model)
+        if status.state is not TaskState.SUCCESS:
+            return
+        if status.video_url not in seen and status.video_url:
+            seen.add(status.video_url)
+            yield status.video_url
+        resp = await self.api.post("/api/v1/common/download-url", json={"url": stale or status.video_url})
+        data = check_answer(resp)
+        url = data.get("value") or data.get("url") or data.get("downloadUrl")
+        if isinstance(url, str) and url and url not in seen:
+            yield url
+
     # --- result --------------------------------------------------------------------------
 
     async def download(self, status: TaskStatus, job: VideoJob, dest: Path) -> None:
@@ -142,6 +161,9 @@ class KieProvider:
             raise ProviderError(ErrorClass.UNKNOWN, "bad_response", "no video URL")
         cap = self.settings.max_video_bytes
         async with self.downloads.stream("GET", status.video_url) as resp:
+            if resp.status_code in EXPIRED_STATUSES:
+                # the URL is gone, not the video: the pipeline asks KIE.AI for a fresh one
+                raise ProviderError(ErrorClass.UNKNOWN, "result_url_expired", f"HTTP {resp.status_code}")
             if resp.status_code != 200:
                 raise_failure(classify_failure(http_status=resp.status_code, message="video download"))
             ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()

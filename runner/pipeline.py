@@ -41,7 +41,9 @@ T = TypeVar("T")
 #: Input problems that are not the user's doing: the photo the bot stored is gone, which means a
 #: deployment problem (wrong bucket, wiped volume). Only USER_VIOLATION and BILLING are final,
 #: and BILLING is the class for operator-side misconfiguration (refund now, alert).
-NOT_THE_USERS = frozenset({"photo_missing"})
+NOT_THE_USERS = frozenset({"photo_missing", "missing_task_id"})
+#: a provider's download answer for a result URL that is gone (403/404/410): fetch a fresh one
+RESULT_URL_EXPIRED = "result_url_expired"
 POLL_GROWTH = 1.5
 
 
@@ -92,11 +94,20 @@ async def run_generation(
     """One whole attempt. `patience` (429 refusals of task creation, waited out within the
     attempt) is made from the settings unless given; a given `provider` should share it."""
     patience = patience or RateLimitPatience.from_settings(settings)
+    attempt = _Attempt(request, settings, storage, provider, patience)
+    return await as_result(request, patience, attempt.run)
+
+
+async def as_result(
+    request: RunRequest, patience: RateLimitPatience, step: Callable[[], Awaitable[RunnerResult]]
+) -> RunnerResult:
+    """Run one runner step (whole attempt, submit or collect) and turn every outcome into a
+    RunnerResult: provider and input errors become failed results, never a trace."""
     with structlog.contextvars.bound_contextvars(generation=request.name, attempt=request.attempt):
         log = get_logger("vidgen.runner")
         started = time.monotonic()
         try:
-            result = await _Attempt(request, settings, storage, provider, patience).run()
+            result = await step()
         except InputError as exc:
             result = RunnerResult.failed(input_failure(exc))
         except ProviderError as exc:
@@ -107,7 +118,9 @@ async def run_generation(
             log.exception("runner_crashed")
             result = RunnerResult.failed(classify_failure(exception=exc, message=str(exc)[:300]))
         result = replace(result, rateLimitRetries=patience.retries)
-        if result.ok:
+        if result.is_submitted:
+            log.info("task_submitted", task_id=result.taskId, rate_limit_retries=result.rateLimitRetries)
+        elif result.ok:
             log.info(
                 "generation_stored",
                 video=result.video,
@@ -148,6 +161,8 @@ class _Attempt:
         req = self.request
         if req.attempt < 1:
             raise InputError("bad_attempt", str(req.attempt))
+        if not req.photo:
+            raise InputError("photo_missing", "no photo key given (--photo)")
         GenerationSpec(
             name=req.name,
             user_id=0,
@@ -285,13 +300,44 @@ class _Attempt:
             await asyncio.sleep(min(interval, remaining))
             interval = min(interval * POLL_GROWTH, self.settings.kie_poll_max_interval_seconds)
 
+    async def download_fresh(
+        self,
+        provider: VideoProvider,
+        status: TaskStatus,
+        cp: checkpoint.Checkpoint,
+        job: VideoJob,
+        path: Path,
+    ) -> None:
+        """Download the result; a result URL that answers 403/404/410 is fetched again through
+        the provider (a new status, else its download-url endpoint) before it counts as a failure.
+        The checkpoint stays either way: a task that succeeded is never created again."""
+        try:
+            await self.retrying(lambda: provider.download(status, job, path))
+            return
+        except ProviderError as exc:
+            fresh = getattr(provider, "fresh_urls", None)
+            if exc.code != RESULT_URL_EXPIRED or fresh is None:
+                raise
+            last: ProviderError = exc
+        async for url in fresh(cp.task_id, cp.model, status.video_url):
+            self.log.info("result_url_refreshed", task_id=cp.task_id)
+            again = replace(status, video_url=url)
+            try:
+                await self.retrying(lambda again=again: provider.download(again, job, path))  # type: ignore[misc]
+                return
+            except ProviderError as exc:
+                if exc.code != RESULT_URL_EXPIRED:
+                    raise
+                last = exc
+        raise last
+
     async def store_video(
         self, provider: VideoProvider, status: TaskStatus, cp: checkpoint.Checkpoint, job: VideoJob
     ) -> RunnerResult:
         key = video_key(self.request.name)
         with tempfile.TemporaryDirectory(prefix="vidgen-") as tmp:
             path = Path(tmp) / "video.mp4"
-            await self.retrying(lambda: provider.download(status, job, path))
+            await self.download_fresh(provider, status, cp, job, path)
             if not looks_like_mp4(path):
                 raise ProviderError(ErrorClass.UNKNOWN, "bad_video", "the result is not an MP4 file")
             try:

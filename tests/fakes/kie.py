@@ -35,7 +35,8 @@ Behaviour and fault injection:
 - expiring result URLs: `url_max_downloads` (each URL serves that many downloads) and
   `url_ttl_seconds` (on the fake's `clock`, settable: `kie.clock = lambda: t`) — past either a
   URL answers `expired_status` (403 by default); `fresh_urls=False` makes recordInfo repeat the
-  first URL it gave (so only download-url helps);
+  first URL it gave (so only download-url helps); `dead_urls = N`: the next N URLs issued are
+  dead from the start (count-based);
 - callbacks: `webhook_key` signs (`X-Webhook-Timestamp`, `X-Webhook-Signature`);
   `callback_for(task_id)` is the body and headers KIE.AI would POST, `deliver_callback(task_id)`
   POSTs it to the task's `callBackUrl`;
@@ -174,6 +175,7 @@ class ResultUrl:
     task_id: str
     issued: float
     downloads: int = 0
+    dead: bool = False
 
 
 class FakeKie(LoopbackServer):
@@ -199,6 +201,8 @@ class FakeKie(LoopbackServer):
         self.url_ttl_seconds: float | None = None
         self.expired_status = 403
         self.fresh_urls = True
+        #: the next this-many result URLs issued are dead from the start (count-based expiry)
+        self.dead_urls = 0
         self.result_urls: dict[str, ResultUrl] = {}
         self.expired_downloads = 0
         self.fetch_images = fetch_images
@@ -605,11 +609,15 @@ class FakeKie(LoopbackServer):
         """A result URL for the task: a new one each time (fresh_urls), or the first again."""
         if task.first_url and not self.fresh_urls:
             return task.first_url
-        token = self._new_id("u")
-        self.result_urls[token] = ResultUrl(task.task_id, self.clock())
-        url = f"{self.url}/videos/{task.task_id}.mp4?token={token}"
+        url = self._new_url(task)
         task.first_url = task.first_url or url
         return url
+
+    def _new_url(self, task: Task) -> str:
+        token = self._new_id("u")
+        self.result_urls[token] = ResultUrl(task.task_id, self.clock(), dead=self.dead_urls > 0)
+        self.dead_urls = max(0, self.dead_urls - 1)
+        return f"{self.url}/videos/{task.task_id}.mp4?token={token}"
 
     def video_url(self, task: Task) -> str:
         return self.issue_url(task)
@@ -698,9 +706,7 @@ class FakeKie(LoopbackServer):
         task = self.tasks.get(task_id)
         if task is None or self._progress(task) != "success":
             return self.answer(422, "Validation failed: not a result URL of yours")
-        token = self._new_id("u")
-        self.result_urls[token] = ResultUrl(task.task_id, self.clock())
-        return self.answer(200, "success", f"{self.url}/videos/{task.task_id}.mp4?token={token}")
+        return self.answer(200, "success", self._new_url(task))
 
     async def _credit(self, request: web.Request) -> web.Response:
         early = await self._enter(request, "credit")
@@ -718,8 +724,10 @@ class FakeKie(LoopbackServer):
         issued = self.result_urls.get(request.query.get("token", ""))
         if issued is None or issued.task_id != task.task_id:
             raise web.HTTPNotFound()
-        expired = (self.url_max_downloads is not None and issued.downloads >= self.url_max_downloads) or (
-            self.url_ttl_seconds is not None and self.clock() - issued.issued >= self.url_ttl_seconds
+        expired = (
+            issued.dead
+            or (self.url_max_downloads is not None and issued.downloads >= self.url_max_downloads)
+            or (self.url_ttl_seconds is not None and self.clock() - issued.issued >= self.url_ttl_seconds)
         )
         if expired:
             self.expired_downloads += 1
