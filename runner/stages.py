@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from vidgen.core.catalogue import ALL_MODELS
 from vidgen.core.errors import ErrorClass, Failure, InputError
@@ -116,7 +117,7 @@ class _Stages(_Attempt):
             return stored
         provider = self.provider or make_provider(self.settings, self.storage, self.patience)
         try:
-            if cp is None or cp.task_id != task_id or cp.model != self.request.model:
+            if cp is None or cp.task_id != task_id:
                 if cp is not None:
                     self.log.warning(
                         "checkpoint_of_another_task", checkpoint_task=cp.task_id, task_id=task_id
@@ -131,7 +132,8 @@ class _Stages(_Attempt):
                     prompt_enhanced=False,
                     attempt=self.request.attempt,
                 )
-            job = self.job(await self._photo_for(provider), cp.prompt)
+            # the checkpoint knows the task's model (its family); without one, --model says it
+            job = replace(self.job(await self._photo_for(provider), cp.prompt), model=cp.model)
             status = await self.retrying(lambda: provider.status(task_id, job))
             self.log.info("task_state", task_id=task_id, state=status.provider_state)
             if status.state is TaskState.PENDING:

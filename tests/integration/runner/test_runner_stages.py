@@ -211,3 +211,22 @@ async def test_submit_and_collect_from_the_command_line(tmp_path: Path, storage,
     done = the_line(log)
     assert done["ok"] is True and done["video"] == video_key(NAME) and done["taskId"] == line["taskId"]
     assert kie.create_calls == 1
+
+
+async def test_collect_reads_the_model_from_the_checkpoint(kie: FakeKie, storage, make_settings) -> None:
+    settings = make_settings(kie)
+    task_id = (await submit_task(request(model="runway-gen4", duration_seconds=5), settings, storage)).taskId
+    assert task_id
+    # the collect's own request forgot --model: the checkpoint's model picks the family
+    result = await collect_task(request(), task_id, settings, storage)
+    assert result.ok and result.model == "runway-gen4", result
+    assert {r.path for r in kie.calls("recordInfo")} == {"/api/v1/runway/record-detail"}
+
+
+async def test_submit_and_collect_with_the_sandbox(storage, make_settings) -> None:
+    settings = make_settings(sandbox_latency_seconds=0)
+    submitted = await submit_task(request(), settings, storage)
+    assert submitted.is_submitted and submitted.taskId
+    assert (await submit_task(request(), settings, storage)).taskId == submitted.taskId
+    done = await collect_task(request(), submitted.taskId, settings, storage)
+    assert done.ok and storage.exists(video_key(NAME)) and done.duration
