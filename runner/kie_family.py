@@ -11,6 +11,7 @@ patience, retries, download) is `kie_provider.KieProvider`; the operator's statu
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 from vidgen.core.catalogue import ALL_MODELS, JOBS, RUNWAY, VEO
@@ -63,15 +64,14 @@ def family_of(model: str) -> KieFamily:
     info = ALL_MODELS.get(model)
     if info is None:
         raise InputError("unknown_model", model)
-    return ADAPTERS[info.family]
+    return adapters()[info.family]
 
 
-def _adapters() -> dict[str, KieFamily]:
+@functools.cache
+def adapters() -> dict[str, KieFamily]:
+    """family name → its adapter (built on first use: the adapters import this module)."""
     from .kie_jobs import JobsFamily
     from .kie_runway import RunwayFamily
     from .kie_veo import VeoFamily
 
     return {JOBS: JobsFamily(), VEO: VeoFamily(), RUNWAY: RunwayFamily()}
-
-
-ADAPTERS: dict[str, KieFamily] = _adapters()

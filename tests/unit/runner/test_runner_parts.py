@@ -264,3 +264,15 @@ async def test_network_blips_are_retried_a_bounded_number_of_times(tmp_path: Pat
     with pytest.raises(ProviderError):
         await attempt.retrying(refused)
     assert calls == 1  # not a blip: no retry
+
+
+@pytest.mark.parametrize(
+    "module", ["kie_jobs", "kie_veo", "kie_runway", "kie_family", "kie_status", "stages"]
+)
+def test_each_adapter_module_imports_on_its_own(module: str) -> None:
+    import subprocess
+    import sys
+
+    code = f"import vidgen.runner.{module}; from vidgen.runner.kie_family import family_of; family_of('veo3')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
