@@ -55,6 +55,9 @@ def prompt_choice(lang: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
+MODELS_PER_ROW = 3
+
+
 def options(lang: str, model: str, aspect_ratio: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for info in MODELS.values():
@@ -68,7 +71,11 @@ def options(lang: str, model: str, aspect_ratio: str) -> InlineKeyboardMarkup:
         )
     kb.button(text=t("button.continue", lang), callback_data=OptionCallback(field="next"))
     kb.button(text=t("button.cancel", lang), callback_data=CancelCallback())
-    kb.adjust(len(MODELS), len(MODELS[model].aspect_ratios), 1, 1)
+    # models three to a row (Telegram allows at most 8 buttons in a row), then the aspects
+    model_rows = [MODELS_PER_ROW] * (len(MODELS) // MODELS_PER_ROW)
+    if len(MODELS) % MODELS_PER_ROW:
+        model_rows.append(len(MODELS) % MODELS_PER_ROW)
+    kb.adjust(*model_rows, len(MODELS[model].aspect_ratios), 1, 1)
     return kb.as_markup()
 
 

@@ -44,6 +44,9 @@ class ModelInfo:
     #: (duration, resolution) pairs the model refuses
     excluded: frozenset[tuple[int, str]] = frozenset()
     enabled: bool = True
+    #: typical seconds from task creation to a finished video (the status poller's first look,
+    #: and the `expectedSeconds` hint of `vidgen runner submit`)
+    expected_seconds: int = 240
 
     @property
     def default_duration(self) -> int:
@@ -73,17 +76,21 @@ class ModelInfo:
 
 
 CATALOGUE: tuple[ModelInfo, ...] = (
-    ModelInfo("sora-2-image-to-video", "Sora 2", prices={10: 1, 15: 2}),
+    ModelInfo("sora-2-image-to-video", "Sora 2", prices={10: 1, 15: 2}, expected_seconds=240),
     ModelInfo(
         "sora-2-pro-image-to-video",
         "Sora 2 Pro",
         resolutions=("standard", "high"),
         prices={10: 3, 15: 4},
         resolution_extra={"high": 2},
-        enabled=False,
+        expected_seconds=420,
     ),
     ModelInfo(
-        "kling-2.6/image-to-video", "Kling 2.6", durations=(5, 10), prices={5: 1, 10: 2}, enabled=False
+        "kling-2.6/image-to-video",
+        "Kling 2.6",
+        durations=(5, 10),
+        prices={5: 1, 10: 2},
+        expected_seconds=150,
     ),
     ModelInfo(
         "wan/2-6-image-to-video",
@@ -92,7 +99,7 @@ CATALOGUE: tuple[ModelInfo, ...] = (
         resolutions=("720p", "1080p"),
         prices={5: 1, 10: 1, 15: 2},
         resolution_extra={"1080p": 1},
-        enabled=False,
+        expected_seconds=180,
     ),
     ModelInfo(
         "hailuo/2-3-image-to-video-pro",
@@ -102,17 +109,19 @@ CATALOGUE: tuple[ModelInfo, ...] = (
         prices={6: 1, 10: 2},
         resolution_extra={"1080P": 1},
         excluded=frozenset({(10, "1080P")}),
-        enabled=False,
+        expected_seconds=180,
     ),
     ModelInfo(
         "bytedance/seedance-1.5-pro",
         "Seedance 1.5 Pro",
         durations=(4, 8, 12),
+        resolutions=("720p", "1080p"),
         prices={4: 1, 8: 1, 12: 2},
-        enabled=False,
+        resolution_extra={"1080p": 1},
+        expected_seconds=120,
     ),
-    ModelInfo("veo3_fast", "Veo 3.1 Fast", family=VEO, durations=(8,), prices={8: 2}),
-    ModelInfo("veo3", "Veo 3.1 Quality", family=VEO, durations=(8,), prices={8: 6}, enabled=False),
+    ModelInfo("veo3_fast", "Veo 3.1 Fast", family=VEO, durations=(8,), prices={8: 2}, expected_seconds=90),
+    ModelInfo("veo3", "Veo 3.1 Quality", family=VEO, durations=(8,), prices={8: 6}, expected_seconds=240),
     ModelInfo(
         "runway-gen4",
         "Runway",
@@ -122,7 +131,7 @@ CATALOGUE: tuple[ModelInfo, ...] = (
         prices={5: 1, 10: 2},
         resolution_extra={"1080p": 1},
         excluded=frozenset({(10, "1080p")}),
-        enabled=False,
+        expected_seconds=120,
     ),
 )
 

@@ -110,6 +110,7 @@ CODE_TABLE: dict[int, ErrorClass] = {
     408: ErrorClass.TEMPORARY,
     429: ErrorClass.RATE_LIMIT,
     433: ErrorClass.BILLING,
+    451: ErrorClass.TEMPORARY,  # Veo/Runway could not fetch the image: a new upload may work
     455: ErrorClass.TEMPORARY,
     500: ErrorClass.TEMPORARY,
     502: ErrorClass.TEMPORARY,
@@ -199,6 +200,9 @@ def classify_failure(
         return Failure(cls, label, text)
     if effective == 501:
         cls = ErrorClass.USER_VIOLATION if _VIOLATION.search(text) else ErrorClass.TEMPORARY
+        return Failure(cls, label, text)
+    if effective == 400:  # Veo and Runway: a content-policy refusal, else a bad request
+        cls = ErrorClass.USER_VIOLATION if _VIOLATION.search(text) else ErrorClass.UNKNOWN
         return Failure(cls, label, text)
     if effective in CODE_TABLE:
         return Failure(CODE_TABLE[effective], label, text)

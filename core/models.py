@@ -49,11 +49,13 @@ class GenerationSpec:
     priority: int = 0
     requested_at: str | None = None
     language: str = "en"
+    #: the model's resolution ("" = the model's default; the catalogue lists each model's)
+    resolution: str = ""
 
     def validate(self, max_prompt_chars: int = 1000) -> GenerationSpec:
         if not NAME_RE.match(self.name):
             raise InputError("bad_name", self.name)
-        model_info(self.model).check(self.aspect_ratio, self.duration_seconds, None)
+        model_info(self.model).check(self.aspect_ratio, self.duration_seconds, self.resolution or None)
         if len(self.prompt) > max_prompt_chars:
             raise InputError("prompt_too_long", str(len(self.prompt)))
         return self
@@ -74,6 +76,8 @@ class GenerationSpec:
             spec["statusMessageId"] = self.status_message_id
         if self.requested_at is not None:
             spec["requestedAt"] = self.requested_at
+        if self.resolution:
+            spec["resolution"] = self.resolution
         return spec
 
     @classmethod
@@ -91,6 +95,7 @@ class GenerationSpec:
             priority=int(spec.get("priority") or 0),
             requested_at=spec.get("requestedAt"),
             language=str(spec.get("language") or "en"),
+            resolution=str(spec.get("resolution") or ""),
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,5 +1,14 @@
 """The runner's result: one JSON line (≤ 4 KiB) in the pod's termination message, and the
-process exit code. Shared by the runner (writes) and the operator / local controller (reads)."""
+process exit code. Shared by the runner (writes) and the operator / local controller (reads).
+
+Three kinds of line:
+- a stored video (`ok`, `video`, …): the whole attempt, or `runner collect`, or a `runner submit`
+  that found the video already stored;
+- a task at the provider (`ok`, `submitted: true`, `taskId`, `family`, `expectedSeconds`,
+  `submittedAt`): `runner submit` created the task (or found its checkpoint); no video yet;
+- a failure (`ok: false`, `class`, `code`, `detail`). `runner collect` on a task still running
+  answers code `task_pending` (TEMPORARY): not a failed attempt, ask again later.
+Every line carries `rateLimitRetries`."""
 
 from __future__ import annotations
 
@@ -28,18 +37,34 @@ class RunnerResult:
     taskId: str | None = None
     prompt: str | None = None
     promptEnhanced: bool | None = None
-    rateLimitRetries: int | None = None  # createTask 429s absorbed within the attempt
     error_class: ErrorClass | None = None
     code: str | None = None
     detail: str | None = None
+    #: 429 refusals of task creation this attempt absorbed (waited out and tried again)
+    rateLimitRetries: int = 0
+    #: `runner submit`: the task is at the provider (no video yet)
+    submitted: bool | None = None
+    #: the KIE.AI API family of the model (jobs / veo / runway)
+    family: str | None = None
+    #: `runner submit`: typical seconds from creation to a finished video (the catalogue's)
+    expectedSeconds: int | None = None
+    #: `runner submit`: when the task was created (epoch seconds, from the checkpoint)
+    submittedAt: float | None = None
+
+    @property
+    def is_submitted(self) -> bool:
+        """A task at the provider, not yet a video (a `runner submit` line)."""
+        return self.ok and bool(self.submitted) and not self.video
 
     @classmethod
     def success(cls, **fields: Any) -> RunnerResult:
         return cls(ok=True, **fields)
 
     @classmethod
-    def failed(cls, failure: Failure) -> RunnerResult:
-        return cls(ok=False, error_class=failure.error_class, code=failure.code, detail=failure.detail)
+    def failed(cls, failure: Failure, **fields: Any) -> RunnerResult:
+        return cls(
+            ok=False, error_class=failure.error_class, code=failure.code, detail=failure.detail, **fields
+        )
 
     def failure(self) -> Failure:
         return Failure(self.error_class or ErrorClass.UNKNOWN, self.code or "unknown", self.detail or "")
@@ -82,6 +107,25 @@ def decode(text: str | None) -> RunnerResult | None:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
             continue
+        retries = data.get("rateLimitRetries")
+        absorbed = retries if isinstance(retries, int) and retries >= 0 else 0
+        family = data.get("family") if isinstance(data.get("family"), str) else None
+        if data["ok"] and data.get("submitted") is True and isinstance(data.get("taskId"), str):
+            expected, at = data.get("expectedSeconds"), data.get("submittedAt")
+            return RunnerResult(
+                ok=True,
+                submitted=True,
+                taskId=data["taskId"],
+                family=family,
+                model=data.get("model") if isinstance(data.get("model"), str) else None,
+                prompt=data.get("prompt") if isinstance(data.get("prompt"), str) else None,
+                promptEnhanced=data.get("promptEnhanced")
+                if isinstance(data.get("promptEnhanced"), bool)
+                else None,
+                expectedSeconds=expected if isinstance(expected, int) else None,
+                submittedAt=float(at) if isinstance(at, (int, float)) else None,
+                rateLimitRetries=absorbed,
+            )
         if data["ok"]:
             if not isinstance(data.get("video"), str):
                 return None
@@ -89,7 +133,7 @@ def decode(text: str | None) -> RunnerResult | None:
                 k: data.get(k)
                 for k in ("video", "bytes", "duration", "model", "taskId", "prompt", "promptEnhanced")
             }
-            return RunnerResult(ok=True, **fields)
+            return RunnerResult(ok=True, **fields, family=family, rateLimitRetries=absorbed)
         try:
             cls = ErrorClass(str(data.get("class", "UNKNOWN")))
         except ValueError:
@@ -99,5 +143,8 @@ def decode(text: str | None) -> RunnerResult | None:
             error_class=cls,
             code=str(data.get("code") or "unknown"),
             detail=str(data.get("detail") or ""),
+            taskId=data["taskId"] if isinstance(data.get("taskId"), str) else None,
+            family=family,
+            rateLimitRetries=absorbed,
         )
     return None

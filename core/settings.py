@@ -128,6 +128,30 @@ class Settings(BaseSettings):
     kie_poll_retries: int = Field(4, ge=1, description="tries per poll/download on network blips")
     kie_retry_wait_seconds: float = Field(1.0, ge=0, description="first wait between those tries")
     kie_upload_path: str = "vidgen"
+    kie_rate_limit_patience_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="total wait for a createTask refused with 429 before the attempt ends as RATE_LIMIT"
+        " (default: provider_rate_window_seconds + 2)",
+    )
+    kie_rate_limit_first_wait_seconds: float = Field(
+        1.0, ge=0, description="first wait after a 429 refusal (jittered, doubling)"
+    )
+    kie_webhook_key: SecretStr | None = Field(
+        None, description="KIE.AI's webhook HMAC key: callbacks must be signed with it (unset: not checked)"
+    )
+    kie_callback_base_url: str | None = Field(
+        None,
+        description="public base URL of the operator's callback endpoint (unset: no callBackUrl, polling only);"
+        " a task's callBackUrl is <base>/kie/callback/<generation>",
+    )
+    kie_callback_max_age_seconds: float = Field(
+        300.0, gt=0, description="signed callbacks older (or newer) than this are refused as stale"
+    )
+    kie_callback_port: int = Field(8082, description="the operator's callback endpoint listens here")
+    kie_status_rate_per_second: int = Field(
+        10, ge=1, description="status requests per second per API key (KIE.AI allows about 10)"
+    )
     enhanced_prompt_max_chars: int = Field(1500, gt=0, description="bound on OpenAI's prompt")
     sandbox_short_side: int = Field(360, ge=16, le=2160, description="sandbox video: shorter side, px")
     sandbox_fps: int = Field(24, ge=1, le=60)
@@ -231,6 +255,19 @@ class Settings(BaseSettings):
         if self.max_concurrency is not None:
             return self.max_concurrency
         return self.provider_max_running * len(self.provider_accounts)
+
+    @property
+    def rate_limit_patience_seconds(self) -> float:
+        """How long one attempt waits out 429 refusals of task creation (about one window)."""
+        if self.kie_rate_limit_patience_seconds is not None:
+            return self.kie_rate_limit_patience_seconds
+        return self.provider_rate_window_seconds + 2.0
+
+    def kie_callback_url(self, generation: str) -> str | None:
+        """The callBackUrl for one generation's task (None when no base URL is configured)."""
+        if not self.kie_callback_base_url:
+            return None
+        return f"{self.kie_callback_base_url.rstrip('/')}/kie/callback/{generation}"
 
     def package(self, package_id: str) -> StarsPackage | None:
         return next((p for p in self.stars_packages if p.id == package_id), None)

@@ -8,6 +8,8 @@ import logging
 import sys
 from typing import Any
 
+from vidgen.core.catalogue import DEFAULT_MODEL, MODELS
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -32,7 +34,7 @@ def register(sub: Any) -> None:
     )
     gen.add_argument("photo", help="a JPEG, PNG or WebP photo")
     gen.add_argument("--prompt", default="", help="what should happen in the video")
-    gen.add_argument("--model", default=None, help="sora-2-image-to-video (default) or veo3_fast")
+    gen.add_argument("--model", default=None, help=f"one of: {', '.join(MODELS)} (default {DEFAULT_MODEL})")
     gen.add_argument("--aspect-ratio", choices=("portrait", "landscape"), default="portrait")
     gen.add_argument("--out", default=None, help="where the MP4 goes (default ./out/<name>.mp4)")
     gen.add_argument(

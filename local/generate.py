@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from vidgen.core import ledger
-from vidgen.core.catalogue import MODELS
+from vidgen.core.catalogue import MODELS, model_info
 from vidgen.core.db import events, requests, sqla_ledger
 from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker, transaction
 from vidgen.core.db.migrate import upgrade
@@ -194,9 +194,11 @@ def read_photo(path: Path, max_bytes: int) -> bytes:
 
 
 def build_spec(settings: Settings, name: str, prompt: str, model: str, aspect_ratio: str) -> GenerationSpec:
-    info = MODELS.get(model)
-    if info is None:
-        raise GenerateError(f"unknown model {model!r} (one of: {', '.join(MODELS)})")
+    try:
+        info = model_info(model)
+    except InputError as exc:
+        what = "is switched off" if exc.code == "disabled_model" else "is not a model vidgen knows"
+        raise GenerateError(f"{model!r} {what}; pick one of: {', '.join(MODELS)}") from None
     spec = GenerationSpec(
         name=name,
         user_id=LOCAL_USER_ID,

@@ -1,8 +1,8 @@
 """KIE.AI over httpx: upload the photo (or pass a signed URL), create the task, read its state,
-download the result. Sora 2 image-to-video goes through the generic jobs API
-(`/api/v1/jobs/createTask`, `recordInfo`); Veo 3 fast through `/api/v1/veo/generate` and
-`/api/v1/veo/record-info`. Every error goes through `vidgen.core.errors.classify_failure`
-(KIE.AI also sends errors with HTTP 200, so the body's `code` is read first).
+download the result. The request body and the status schema come from the model's family
+adapter (`kie_family`: the jobs, Veo 3.1 and Runway APIs), chosen by the catalogue. Every error
+goes through `vidgen.core.errors.classify_failure` (KIE.AI also sends errors with HTTP 200, so
+the body's `code` is read first; `kie_answers.check_answer`).
 
 `create_task` is the paid call: it is retried only when the connection was never made (so the
 request cannot have reached KIE.AI); anything else fails the attempt, and the operator decides.
@@ -11,50 +11,28 @@ request cannot have reached KIE.AI); anything else fails the attempt, and the op
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from vidgen.core.errors import ErrorClass, Failure, ProviderError, classify_failure
+from vidgen.core.errors import ErrorClass, ProviderError, classify_failure
 from vidgen.core.ports import Storage
 from vidgen.core.settings import Settings
 
+from .kie_answers import check_answer
+from .kie_family import family_of
 from .provider import TaskState, TaskStatus, VideoJob, raise_failure
+from .rate_patience import RateLimitPatience
 
-VEO_MODELS = frozenset({"veo3_fast", "veo3"})
 VIDEO_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 SIGNED_URL_SECONDS = 6 * 3600
+#: a result URL answering these is expired or revoked (the video may still be at KIE.AI)
+EXPIRED_STATUSES = frozenset({403, 404, 410})
 
-
-def _message(body: dict[str, Any]) -> str:
-    return str(body.get("msg") or body.get("message") or "")
-
-
-def _body_code(body: dict[str, Any]) -> int | None:
-    try:
-        return int(body["code"]) if body.get("code") is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def check_answer(resp: httpx.Response) -> dict[str, Any]:
-    """The `data` of a KIE.AI answer, or a ProviderError classified from status and body."""
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        if resp.status_code >= 400:
-            raise_failure(classify_failure(http_status=resp.status_code, message=resp.text[:200]))
-        raise ProviderError(ErrorClass.UNKNOWN, "bad_response", f"HTTP {resp.status_code}: not a JSON object")
-    code = _body_code(body)
-    if resp.status_code >= 400 or code not in (None, 200):
-        raise_failure(classify_failure(http_status=resp.status_code, code=code, message=_message(body)))
-    data = body.get("data")
-    return data if isinstance(data, dict) else {"value": data}
+__all__ = ["KieProvider", "check_answer"]
 
 
 class KieProvider:
@@ -66,9 +44,13 @@ class KieProvider:
         storage: Storage,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        patience: RateLimitPatience | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
+        self.patience = patience or RateLimitPatience.from_settings(settings)
+        #: the photo's URL per generation: a createTask tried again after a 429 does not upload again
+        self._image_urls: dict[str, str] = {}
         settings.require("kie_api_key")
         timeout = httpx.Timeout(
             settings.kie_request_timeout_seconds, connect=min(10.0, settings.kie_request_timeout_seconds)
@@ -94,6 +76,13 @@ class KieProvider:
     # --- photo ---------------------------------------------------------------------------
 
     async def image_url(self, job: VideoJob) -> str:
+        if job.name in self._image_urls:
+            return self._image_urls[job.name]
+        url = await self._image_url(job)
+        self._image_urls[job.name] = url
+        return url
+
+    async def _image_url(self, job: VideoJob) -> str:
         signed = await asyncio.to_thread(self.storage.signed_url, job.photo_key, SIGNED_URL_SECONDS)
         if signed:
             return str(signed)
@@ -123,83 +112,47 @@ class KieProvider:
         )
 
     async def create_task(self, job: VideoJob) -> str:
+        family = family_of(job.model)
         image = await self.image_url(job)
-        if job.model in VEO_MODELS:
-            path = "/api/v1/veo/generate"
-            payload: dict[str, Any] = {
-                "prompt": job.prompt,
-                "imageUrls": [image],
-                "model": job.model,
-                "aspectRatio": "9:16" if job.aspect_ratio == "portrait" else "16:9",
-            }
-        else:
-            path = "/api/v1/jobs/createTask"
-            payload = {
-                "model": job.model,
-                "input": {
-                    "prompt": job.prompt,
-                    "image_urls": [image],
-                    "aspect_ratio": job.aspect_ratio,
-                    "n_frames": str(job.duration_seconds),
-                    "remove_watermark": True,
-                },
-            }
-        async for attempt in self._connect_retries():
-            with attempt:
-                resp = await self.api.post(path, json=payload)
-        data = check_answer(resp)
+        payload = family.create_body(job, image)
+
+        async def post() -> dict[str, Any]:
+            async for attempt in self._connect_retries():
+                with attempt:
+                    resp = await self.api.post(family.create_path, json=payload)
+            return check_answer(resp)
+
+        # a 429 was neither kept nor paid for: wait it out (bounded) and try again
+        data = await self.patience.call(post)
         task_id = data.get("taskId")
         if not isinstance(task_id, str) or not task_id:
             raise ProviderError(ErrorClass.UNKNOWN, "bad_response", "createTask answer without a taskId")
         return task_id
 
     async def status(self, task_id: str, job: VideoJob) -> TaskStatus:
-        if job.model in VEO_MODELS:
-            resp = await self.api.get("/api/v1/veo/record-info", params={"taskId": task_id})
-            return self._veo_status(check_answer(resp))
-        resp = await self.api.get("/api/v1/jobs/recordInfo", params={"taskId": task_id})
-        return self._jobs_status(check_answer(resp))
+        return await self.status_of(task_id, job.model)
 
-    @staticmethod
-    def _failed(fail_code: Any, fail_msg: Any, state: str) -> TaskStatus:
-        message = " ".join(str(p) for p in (fail_code, fail_msg) if p not in (None, ""))
-        failure = classify_failure(code=501, message=message or "generation failed")
-        return TaskStatus(TaskState.FAILED, failure=failure, provider_state=state)
+    async def status_of(self, task_id: str, model: str) -> TaskStatus:
+        """One status request for a task of `model` (its family's endpoint and schema)."""
+        family = family_of(model)
+        resp = await self.api.get(family.status_path, params={"taskId": task_id})
+        return family.read_status(check_answer(resp))
 
-    def _jobs_status(self, data: dict[str, Any]) -> TaskStatus:
-        state = str(data.get("state") or "")
-        if state == "success":
-            try:
-                result = json.loads(data.get("resultJson") or "{}")
-                urls = result.get("resultUrls") or []
-            except (ValueError, AttributeError):
-                urls = []
-            if not urls or not isinstance(urls[0], str):
-                return TaskStatus(
-                    TaskState.FAILED,
-                    failure=Failure(ErrorClass.UNKNOWN, "bad_response", "success without resultUrls"),
-                    provider_state=state,
-                )
-            return TaskStatus(TaskState.SUCCESS, video_url=urls[0], provider_state=state)
-        if state == "fail":
-            return self._failed(data.get("failCode"), data.get("failMsg"), state)
-        return TaskStatus(TaskState.PENDING, provider_state=state or "unknown")
-
-    def _veo_status(self, data: dict[str, Any]) -> TaskStatus:
-        flag = data.get("successFlag")
-        if flag == 1:
-            response = data.get("response") or {}
-            urls = response.get("resultUrls") if isinstance(response, dict) else None
-            if not urls or not isinstance(urls[0], str):
-                return TaskStatus(
-                    TaskState.FAILED,
-                    failure=Failure(ErrorClass.UNKNOWN, "bad_response", "success without resultUrls"),
-                    provider_state="1",
-                )
-            return TaskStatus(TaskState.SUCCESS, video_url=urls[0], provider_state="1")
-        if flag in (2, 3):
-            return self._failed(data.get("errorCode"), data.get("errorMessage"), str(flag))
-        return TaskStatus(TaskState.PENDING, provider_state=str(flag))
+    async def fresh_urls(self, task_id: str, model: str, stale: str | None) -> AsyncIterator[str]:
+        """New URLs for a finished task whose result URL stopped working: the one a new status
+        request gives (if it differs), then KIE.AI's download-url helper (valid ~20 min)."""
+        seen = {stale}
+        status = await self.status_of(task_id, model)
+        if status.state is not TaskState.SUCCESS:
+            return
+        if status.video_url not in seen and status.video_url:
+            seen.add(status.video_url)
+            yield status.video_url
+        resp = await self.api.post("/api/v1/common/download-url", json={"url": stale or status.video_url})
+        data = check_answer(resp)
+        url = data.get("value") or data.get("url") or data.get("downloadUrl")
+        if isinstance(url, str) and url and url not in seen:
+            yield url
 
     # --- result --------------------------------------------------------------------------
 
@@ -208,6 +161,9 @@ class KieProvider:
             raise ProviderError(ErrorClass.UNKNOWN, "bad_response", "no video URL")
         cap = self.settings.max_video_bytes
         async with self.downloads.stream("GET", status.video_url) as resp:
+            if resp.status_code in EXPIRED_STATUSES:
+                # the URL is gone, not the video: the pipeline asks KIE.AI for a fresh one
+                raise ProviderError(ErrorClass.UNKNOWN, "result_url_expired", f"HTTP {resp.status_code}")
             if resp.status_code != 200:
                 raise_failure(classify_failure(http_status=resp.status_code, message="video download"))
             ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,13 +34,16 @@ from .media import NotAVideo, looks_like_mp4, probe
 from .openai_prompt import enhance_prompt
 from .photo import Photo, validate_photo
 from .provider import TaskState, TaskStatus, VideoJob, VideoProvider
+from .rate_patience import RateLimitPatience
 
 T = TypeVar("T")
 
 #: Input problems that are not the user's doing: the photo the bot stored is gone, which means a
 #: deployment problem (wrong bucket, wiped volume). Only USER_VIOLATION and BILLING are final,
 #: and BILLING is the class for operator-side misconfiguration (refund now, alert).
-NOT_THE_USERS = frozenset({"photo_missing"})
+NOT_THE_USERS = frozenset({"photo_missing", "missing_task_id"})
+#: a provider's download answer for a result URL that is gone (403/404/410): fetch a fresh one
+RESULT_URL_EXPIRED = "result_url_expired"
 POLL_GROWTH = 1.5
 
 
@@ -53,6 +56,9 @@ class RunRequest:
     aspect_ratio: str = "portrait"
     duration_seconds: int = 10
     attempt: int = 1
+    resolution: str = ""
+    #: KIE.AI's `callBackUrl` for this generation (submit mode; None = no callback)
+    callback_url: str | None = None
 
 
 class DeadlineTimeout(TimeoutError):
@@ -64,12 +70,14 @@ def input_failure(error: InputError) -> Failure:
     return Failure(cls, error.code, error.detail)
 
 
-def make_provider(settings: Settings, storage: Storage) -> VideoProvider:
+def make_provider(
+    settings: Settings, storage: Storage, patience: RateLimitPatience | None = None
+) -> VideoProvider:
     """KIE.AI when a key is set, else the offline sandbox."""
     if settings.secret("kie_api_key"):
         from .kie_provider import KieProvider
 
-        return KieProvider(settings, storage)
+        return KieProvider(settings, storage, patience=patience)
     from .sandbox_provider import SandboxProvider
 
     return SandboxProvider(settings)
@@ -81,12 +89,25 @@ async def run_generation(
     storage: Storage,
     *,
     provider: VideoProvider | None = None,
+    patience: RateLimitPatience | None = None,
 ) -> RunnerResult:
+    """One whole attempt. `patience` (429 refusals of task creation, waited out within the
+    attempt) is made from the settings unless given; a given `provider` should share it."""
+    patience = patience or RateLimitPatience.from_settings(settings)
+    attempt = _Attempt(request, settings, storage, provider, patience)
+    return await as_result(request, patience, attempt.run)
+
+
+async def as_result(
+    request: RunRequest, patience: RateLimitPatience, step: Callable[[], Awaitable[RunnerResult]]
+) -> RunnerResult:
+    """Run one runner step (whole attempt, submit or collect) and turn every outcome into a
+    RunnerResult: provider and input errors become failed results, never a trace."""
     with structlog.contextvars.bound_contextvars(generation=request.name, attempt=request.attempt):
         log = get_logger("vidgen.runner")
         started = time.monotonic()
         try:
-            result = await _Attempt(request, settings, storage, provider).run()
+            result = await step()
         except InputError as exc:
             result = RunnerResult.failed(input_failure(exc))
         except ProviderError as exc:
@@ -96,7 +117,10 @@ async def run_generation(
         except Exception as exc:  # the last line of defence: a result, never a trace
             log.exception("runner_crashed")
             result = RunnerResult.failed(classify_failure(exception=exc, message=str(exc)[:300]))
-        if result.ok:
+        result = replace(result, rateLimitRetries=patience.retries)
+        if result.is_submitted:
+            log.info("task_submitted", task_id=result.taskId, rate_limit_retries=result.rateLimitRetries)
+        elif result.ok:
             log.info(
                 "generation_stored",
                 video=result.video,
@@ -110,15 +134,22 @@ async def run_generation(
                 code=result.code,
                 detail=result.detail,
                 exit_code=result.exit_code,
+                rate_limit_retries=result.rateLimitRetries,
             )
         return result
 
 
 class _Attempt:
     def __init__(
-        self, request: RunRequest, settings: Settings, storage: Storage, provider: VideoProvider | None
+        self,
+        request: RunRequest,
+        settings: Settings,
+        storage: Storage,
+        provider: VideoProvider | None,
+        patience: RateLimitPatience | None = None,
     ) -> None:
         self.request = request
+        self.patience = patience or RateLimitPatience.from_settings(settings)
         self.settings = settings
         self.storage = storage
         self.provider = provider
@@ -130,6 +161,8 @@ class _Attempt:
         req = self.request
         if req.attempt < 1:
             raise InputError("bad_attempt", str(req.attempt))
+        if not req.photo:
+            raise InputError("photo_missing", "no photo key given (--photo)")
         GenerationSpec(
             name=req.name,
             user_id=0,
@@ -139,6 +172,7 @@ class _Attempt:
             model=req.model,
             aspect_ratio=req.aspect_ratio,
             duration_seconds=req.duration_seconds,
+            resolution=req.resolution,
         ).validate(self.settings.max_prompt_chars)
 
     async def load_photo(self) -> Photo:
@@ -194,6 +228,8 @@ class _Attempt:
             photo_content_type=photo.content_type,
             photo_extension=photo.extension,
             attempt=req.attempt,
+            resolution=req.resolution,
+            callback_url=req.callback_url,
         )
 
     def _resumable(self, cp: checkpoint.Checkpoint | None, provider: VideoProvider) -> bool:
@@ -264,13 +300,44 @@ class _Attempt:
             await asyncio.sleep(min(interval, remaining))
             interval = min(interval * POLL_GROWTH, self.settings.kie_poll_max_interval_seconds)
 
+    async def download_fresh(
+        self,
+        provider: VideoProvider,
+        status: TaskStatus,
+        cp: checkpoint.Checkpoint,
+        job: VideoJob,
+        path: Path,
+    ) -> None:
+        """Download the result; a result URL that answers 403/404/410 is fetched again through
+        the provider (a new status, else its download-url endpoint) before it counts as a failure.
+        The checkpoint stays either way: a task that succeeded is never created again."""
+        try:
+            await self.retrying(lambda: provider.download(status, job, path))
+            return
+        except ProviderError as exc:
+            fresh = getattr(provider, "fresh_urls", None)
+            if exc.code != RESULT_URL_EXPIRED or fresh is None:
+                raise
+            last: ProviderError = exc
+        async for url in fresh(cp.task_id, cp.model, status.video_url):
+            self.log.info("result_url_refreshed", task_id=cp.task_id)
+            again = replace(status, video_url=url)
+            try:
+                await self.retrying(lambda again=again: provider.download(again, job, path))  # type: ignore[misc]
+                return
+            except ProviderError as exc:
+                if exc.code != RESULT_URL_EXPIRED:
+                    raise
+                last = exc
+        raise last
+
     async def store_video(
         self, provider: VideoProvider, status: TaskStatus, cp: checkpoint.Checkpoint, job: VideoJob
     ) -> RunnerResult:
         key = video_key(self.request.name)
         with tempfile.TemporaryDirectory(prefix="vidgen-") as tmp:
             path = Path(tmp) / "video.mp4"
-            await self.retrying(lambda: provider.download(status, job, path))
+            await self.download_fresh(provider, status, cp, job, path)
             if not looks_like_mp4(path):
                 raise ProviderError(ErrorClass.UNKNOWN, "bad_video", "the result is not an MP4 file")
             try:
@@ -292,7 +359,7 @@ class _Attempt:
         if stored is not None:
             return stored
         photo = await self.load_photo()
-        provider = self.provider or make_provider(self.settings, self.storage)
+        provider = self.provider or make_provider(self.settings, self.storage, self.patience)
         try:
             if cp is not None and self._resumable(cp, provider):
                 self.log.info("task_resumed", task_id=cp.task_id, provider=provider.name)

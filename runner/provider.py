@@ -26,6 +26,10 @@ class VideoJob:
     photo_content_type: str
     photo_extension: str
     attempt: int = 1
+    #: the model's resolution ("" = its default; the catalogue lists what each model takes)
+    resolution: str = ""
+    #: where KIE.AI should POST the result (the operator's callback endpoint); None = no callback
+    callback_url: str | None = None
 
 
 class TaskState(StrEnum):

@@ -43,6 +43,8 @@ FAST: dict[str, Any] = {
     "kie_poll_interval_seconds": 0.05,
     "kie_poll_max_interval_seconds": 0.2,
     "kie_retry_wait_seconds": 0.01,
+    # a 429 on createTask is waited out in the attempt: waits 0.05, 0.1, 0.15 … (window 0.3 + 2 s in all)
+    "kie_rate_limit_first_wait_seconds": 0.05,
     "kie_request_timeout_seconds": 5,
     "kie_deadline_seconds": 60,
     "openai_timeout_seconds": 2,

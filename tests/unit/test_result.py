@@ -27,6 +27,7 @@ def test_failure_round_trip_and_exit_codes() -> None:
         "class": "USER_VIOLATION",
         "code": "provider_501",
         "detail": "content policy",
+        "rateLimitRetries": 0,
     }
     assert decode(encode(r)) == r
     assert r.exit_code == EXIT_FINAL

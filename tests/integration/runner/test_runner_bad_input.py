@@ -74,7 +74,13 @@ async def test_bad_input_is_a_clear_final_failure(case: str, kie: FakeKie, stora
     assert kie.requests == []  # nothing was uploaded, nothing was paid for
     assert not storage.exists(video_key(NAME))
     line = json.loads(encode(result))
-    assert line == {"ok": False, "class": str(error_class), "code": code, "detail": result.detail}
+    assert line == {
+        "ok": False,
+        "class": str(error_class),
+        "code": code,
+        "detail": result.detail,
+        "rateLimitRetries": 0,
+    }
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])

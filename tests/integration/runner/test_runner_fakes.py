@@ -70,3 +70,32 @@ async def test_fake_openai_speaks_chat_completions() -> None:
             raise AssertionError("the scripted 429 did not arrive")
         await client.close()
         assert len(fake.requests) == 2
+
+
+async def test_fake_kie_result_urls_expire_by_count_and_by_virtual_time() -> None:
+    now = [100.0]
+    async with FakeKie() as kie:
+        kie.clock = lambda: now[0]
+        auth = {"Authorization": f"Bearer {kie.api_key}"}
+        async with httpx.AsyncClient(base_url=kie.url, headers=auth) as c:
+            task_id = (await c.post("/api/v1/jobs/createTask", json=BODY)).json()["data"]["taskId"]
+
+            async def result_url() -> str:
+                data = (await c.get("/api/v1/jobs/recordInfo", params={"taskId": task_id})).json()["data"]
+                return json.loads(data["resultJson"])["resultUrls"][0]
+
+            kie.url_max_downloads = 2
+            url = await result_url()
+            assert [(await c.get(url)).status_code for _ in range(3)] == [200, 200, 403]
+            kie.url_max_downloads = None
+            kie.url_ttl_seconds = 10
+            kie.expired_status = 410
+            url = await result_url()
+            assert (await c.get(url)).status_code == 200
+            now[0] += 10
+            assert (await c.get(url)).status_code == 410
+            fresh = (await c.post("/api/v1/common/download-url", json={"url": url})).json()["data"]
+            assert fresh != url and (await c.get(fresh)).status_code == 200
+            assert kie.expired_downloads == 2
+            # requests are timed on the fake's clock: two status reads at t=100, one at t=110
+            assert kie.status_rate_peak(1.0) == 2

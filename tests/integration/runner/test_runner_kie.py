@@ -77,7 +77,8 @@ async def test_veo3_fast_uses_the_veo_endpoints(kie: FakeKie, storage, make_sett
     assert result.ok, result
     (create,) = kie.calls("createTask")
     assert create.path == "/api/v1/veo/generate"
-    assert create.body["model"] == "veo3_fast" and create.body["aspectRatio"] == "16:9"
+    assert create.body["model"] == "veo3_fast" and create.body["aspect_ratio"] == "16:9"
+    assert create.body["generationType"] == "FIRST_AND_LAST_FRAMES_2_VIDEO"
     assert create.body["imageUrls"][0].startswith(f"{kie.url}/files/")
     assert all(r.path == "/api/v1/veo/record-info" for r in kie.calls("recordInfo"))
     assert result.model == "veo3_fast" and storage.exists(video_key(NAME))
@@ -112,6 +113,7 @@ async def test_each_error_class(
         settings = make_settings(kie)
         if scenario == "rate_limit_429":
             await exhaust_rate_limit(kie)  # the fake's real 20 per 10 s window
+            settings = make_settings(kie, kie_rate_limit_patience_seconds=0)  # no waiting it out
         elif scenario == "bad_key_401":
             settings = make_settings(kie, kie_api_key="wrong-key")
         elif scenario == "content_policy_501":

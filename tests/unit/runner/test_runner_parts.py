@@ -9,11 +9,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vidgen.core.catalogue import CATALOGUE
 from vidgen.core.errors import ErrorClass, ProviderError
 from vidgen.core.result import MAX_BYTES, RunnerResult
 from vidgen.core.settings import ConfigError, load_settings
 from vidgen.runner import checkpoint
+from vidgen.runner.kie_family import family_of
+from vidgen.runner.kie_jobs import INPUTS as JOBS_INPUTS
+from vidgen.runner.kie_jobs import JobsFamily
 from vidgen.runner.kie_provider import KieProvider, check_answer
+from vidgen.runner.kie_runway import RunwayFamily
+from vidgen.runner.kie_veo import VeoFamily
 from vidgen.runner.openai_prompt import build_messages
 from vidgen.runner.openai_prompt import check_answer as check_prompt
 from vidgen.runner.photo import validate_photo
@@ -80,28 +86,55 @@ async def test_kie_provider_needs_a_key(tmp_path: Path) -> None:
         KieProvider(load_settings(_env_file=None, kie_api_key=None), FileStorage(tmp_path))
 
 
-async def test_record_info_states(kie_provider: KieProvider) -> None:
-    s = kie_provider._jobs_status(
+def test_record_info_states() -> None:
+    jobs = JobsFamily()
+    s = jobs.read_status(
         {"state": "success", "resultJson": json.dumps({"resultUrls": ["https://cdn/x.mp4"]})}
     )
     assert (s.state, s.video_url) == (TaskState.SUCCESS, "https://cdn/x.mp4")
-    assert kie_provider._jobs_status({"state": "generating"}).state is TaskState.PENDING
-    assert kie_provider._jobs_status({"state": "queuing"}).state is TaskState.PENDING
-    bad = kie_provider._jobs_status({"state": "success", "resultJson": "{not json"})
+    assert jobs.read_status({"state": "generating"}).state is TaskState.PENDING
+    assert jobs.read_status({"state": "queuing"}).state is TaskState.PENDING
+    bad = jobs.read_status({"state": "success", "resultJson": "{not json"})
     assert bad.state is TaskState.FAILED and bad.failure and bad.failure.code == "bad_response"
-    refused = kie_provider._jobs_status({"state": "fail", "failCode": "400", "failMsg": "Celebrity detected"})
+    refused = jobs.read_status({"state": "fail", "failCode": "400", "failMsg": "Celebrity detected"})
     assert refused.failure and refused.failure.error_class is ErrorClass.USER_VIOLATION
-    broken = kie_provider._jobs_status({"state": "fail", "failCode": "500", "failMsg": "internal error"})
+    broken = jobs.read_status({"state": "fail", "failCode": "500", "failMsg": "internal error"})
     assert broken.failure and broken.failure.error_class is ErrorClass.TEMPORARY
 
 
-async def test_veo_record_info_states(kie_provider: KieProvider) -> None:
-    ok = kie_provider._veo_status({"successFlag": 1, "response": {"resultUrls": ["https://cdn/v.mp4"]}})
+def test_veo_record_info_states() -> None:
+    veo = VeoFamily()
+    ok = veo.read_status({"successFlag": 1, "response": {"resultUrls": ["https://cdn/v.mp4"]}})
     assert (ok.state, ok.video_url) == (TaskState.SUCCESS, "https://cdn/v.mp4")
-    assert kie_provider._veo_status({"successFlag": 0}).state is TaskState.PENDING
+    assert veo.read_status({"successFlag": 0}).state is TaskState.PENDING
     for flag in (2, 3):
-        failed = kie_provider._veo_status({"successFlag": flag, "errorMessage": "unsafe content"})
+        failed = veo.read_status({"successFlag": flag, "errorMessage": "unsafe content"})
         assert failed.failure and failed.failure.error_class is ErrorClass.USER_VIOLATION
+    # a Veo callback's data: {taskId, info: {resultUrls}}
+    hinted = veo.read_status({"taskId": "v", "info": {"resultUrls": ["https://cdn/c.mp4"]}})
+    assert hinted.video_url == "https://cdn/c.mp4"
+
+
+def test_runway_record_detail_states() -> None:
+    runway = RunwayFamily()
+    for state in ("wait", "queueing", "generating"):
+        assert runway.read_status({"state": state}).state is TaskState.PENDING
+    ok = runway.read_status(
+        {"state": "success", "videoInfo": {"videoUrl": "https://cdn/r.mp4"}, "expireFlag": 0}
+    )
+    assert (ok.state, ok.video_url) == (TaskState.SUCCESS, "https://cdn/r.mp4")
+    gone = runway.read_status({"state": "success", "videoInfo": {"videoUrl": "https://x"}, "expireFlag": 1})
+    assert gone.state is TaskState.FAILED and gone.failure and gone.failure.code == "result_expired"
+    refused = runway.read_status({"state": "fail", "failCode": 400, "failMsg": "content policy violation"})
+    assert refused.failure and refused.failure.error_class is ErrorClass.USER_VIOLATION
+
+
+def test_every_catalogue_model_has_an_adapter() -> None:
+    for info in CATALOGUE:
+        family = family_of(info.id)
+        assert family.family == info.family
+        if info.family == "jobs":
+            assert info.id in JOBS_INPUTS
 
 
 # --- prompt guard --------------------------------------------------------------------------
@@ -231,3 +264,15 @@ async def test_network_blips_are_retried_a_bounded_number_of_times(tmp_path: Pat
     with pytest.raises(ProviderError):
         await attempt.retrying(refused)
     assert calls == 1  # not a blip: no retry
+
+
+@pytest.mark.parametrize(
+    "module", ["kie_jobs", "kie_veo", "kie_runway", "kie_family", "kie_status", "stages"]
+)
+def test_each_adapter_module_imports_on_its_own(module: str) -> None:
+    import subprocess
+    import sys
+
+    code = f"import vidgen.runner.{module}; from vidgen.runner.kie_family import family_of; family_of('veo3')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
