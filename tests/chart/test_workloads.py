@@ -207,12 +207,15 @@ def test_chart_made_secrets() -> None:
     assert secrets == {"telegram-token": "123:abc", "webhook-secret": "hook-secret"}
     runner = one(docs, "Secret", "vidgen-runner")["stringData"]
     assert runner == {"VIDGEN_KIE_API_KEY": "kie-key", "VIDGEN_OPENAI_API_KEY": "sk-test"}
-    database = one(docs, "Secret", "vidgen-database")["stringData"]
-    password = database["postgres-password"]
-    assert len(password) == 24 and password.isalnum()
-    assert database["database-url"] == f"postgresql+psycopg://vidgen:{password}@vidgen-postgresql:5432/vidgen"
+    # The password given as a value: the chart's Secret holds it, the URL is made by the kubelet.
+    assert one(docs, "Secret", "vidgen-database")["stringData"] == {"postgres-password": "pg-pass"}
     env = env_of(container(docs, "Deployment", "vidgen-operator", "operator"))
-    assert env["VIDGEN_DATABASE_URL"] == {"secretKeyRef": {"name": "vidgen-database", "key": "database-url"}}
+    assert env["POSTGRES_PASSWORD"] == {
+        "secretKeyRef": {"name": "vidgen-database", "key": "postgres-password"}
+    }
+    assert env["VIDGEN_DATABASE_URL"] == (
+        "postgresql+psycopg://vidgen:$(POSTGRES_PASSWORD)@vidgen-postgresql:5432/vidgen"
+    )
     assert env["VIDGEN_TELEGRAM_TOKEN"] == {
         "secretKeyRef": {"name": "vidgen-secrets", "key": "telegram-token"}
     }
@@ -282,7 +285,7 @@ def test_postgresql_statefulset() -> None:
     c = sts["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == "docker.io/library/postgres:16.6-bookworm"
     assert env_of(c)["POSTGRES_PASSWORD"] == {
-        "secretKeyRef": {"name": "vidgen-database", "key": "postgres-password"}
+        "secretKeyRef": {"name": "vidgen-postgresql", "key": "postgres-password"}
     }
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
     assert one(docs, "Service", "vidgen-postgresql")["spec"]["ports"][0]["port"] == 5432
