@@ -80,7 +80,10 @@ class KubernetesLauncher:
 
     def _create(self, body: dict[str, Any]) -> bool:
         try:
-            self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+            # Strict: a field the CRD does not know is refused, not silently pruned.
+            self.api.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, body, field_validation="Strict"
+            )
         except ApiException as exc:
             if exc.status == 409:
                 return False

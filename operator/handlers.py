@@ -92,7 +92,13 @@ def make_registry(settings: Settings) -> kopf.OperatorRegistry:
     kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)(
         on_job_event
     )
-    kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)(on_generation_deleted)
+    # The finalizer guards the refund of an unfinished generation, so it is held only while one is
+    # unsettled: kopf adds it while a deletion handler matches and removes it once none does. A
+    # settled object is then deleted at once, also with the operator gone (helm uninstall,
+    # namespace or CRD deletion), instead of hanging in Terminating.
+    kopf.on.delete(
+        GROUP, VERSION, PLURAL, when=lambda status, **_: not is_settled(status), registry=registry
+    )(on_generation_deleted)
     # One timer per unsettled object. (A timer whose `when` flips back and forth, Queued →
     # Running → Queued, can miss its restart in kopf; this filter only ever turns off.)
     # After a failed tick (a database or API blip) kopf would wait its default backoff, 60 s;

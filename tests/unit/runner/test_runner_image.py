@@ -202,3 +202,31 @@ def test_builds_offline_without_buildkit_only_features() -> None:
         assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE), dockerfile.name
         assert not re.search(r"^RUN\s+--mount", text, re.MULTILINE), dockerfile.name
         assert "ARG PYTHON_IMAGE=" in text  # the base is a build argument
+
+
+CLI_HELP = """
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, Block())
+import importlib.util
+real = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] in BLOCKED else real(name, *a)
+from vidgen.cli import build_parser
+print(" ".join(sorted(build_parser()._subparsers._group_actions[0].choices)))
+"""
+
+
+def test_the_runner_image_cli_offers_only_what_it_can_run() -> None:
+    """Without the bot and operator extras (as in the runner image), `vidgen` lists no
+    `operator`, `bot` or `local` command (they would crash there with a traceback)."""
+    blocked = ["aiogram", "kopf", "kubernetes", "prometheus_client", "redis", "aiolimiter"]
+    proc = subprocess.run(
+        [sys.executable, "-c", CLI_HELP.format(blocked=blocked)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["analytics", "migrate", "runner"]
