@@ -14,11 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidgen.core.logging import configure_logging, get_logger
     from vidgen.core.settings import load_settings
 
     from .migrate import downgrade, upgrade
-
-    from vidgen.core.logging import configure_logging, get_logger
 
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)  # Alembic's lines too

@@ -375,3 +375,22 @@ def test_webhook_secret_is_generated_when_not_given() -> None:
     }
     # Polling needs none.
     assert one(render(), "Secret", "vidgen-secrets")["stringData"]["webhook-secret"] == ""
+
+
+def test_host_network_puts_operator_bot_and_runner_on_the_node() -> None:
+    """hostNetwork.enabled: for clusters without a pod network (the test cluster): the pods on
+    the node's network, the API server's address as the node sees it, the runner Jobs too."""
+    values = {"hostNetwork": {"enabled": True, "apiServerHost": "127.0.0.1", "apiServerPort": "17443"}}
+    docs = render(values)
+    for name in ("vidgen-operator", "vidgen-bot"):
+        spec = one(docs, "Deployment", name)["spec"]["template"]["spec"]
+        assert spec["hostNetwork"] is True and spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+        env = env_of(container(docs, "Deployment", name, name.removeprefix("vidgen-")))
+        assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1" and env["KUBERNETES_SERVICE_PORT"] == "17443"
+    operator_env = env_of(container(docs, "Deployment", "vidgen-operator", "operator"))
+    assert operator_env["VIDGEN_RUNNER_HOST_NETWORK"] == "true"
+    for _, spec in pod_specs(render()):
+        assert "hostNetwork" not in spec
+    assert "KUBERNETES_SERVICE_HOST" not in env_of(
+        container(render(), "Deployment", "vidgen-operator", "operator")
+    )
