@@ -14,8 +14,33 @@ import sys
 
 import structlog
 
-#: Noisy libraries kept at WARNING unless the level is DEBUG.
-QUIET = ("aiohttp.access", "botocore", "boto3", "urllib3", "kubernetes", "asyncio", "httpx", "httpcore")
+#: Noisy libraries kept at WARNING unless the level is DEBUG (kopf.objects: a line per handler
+#: run per object, e.g. every timer tick; vidgen logs each transition itself).
+QUIET = (
+    "aiohttp.access",
+    "botocore",
+    "boto3",
+    "urllib3",
+    "kubernetes",
+    "asyncio",
+    "httpx",
+    "httpcore",
+    "kopf.objects",
+)
+
+
+def _kopf_extras(
+    _logger: object, _name: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """kopf passes its settings and the whole object as `extra`: keep the object's name only."""
+    event.pop("settings", None)
+    event.pop("k8s_skip", None)
+    obj = event.pop("k8s_obj", None)
+    if isinstance(obj, dict):
+        meta = obj.get("metadata") or {}
+        if meta.get("name"):
+            event.setdefault("object", f"{meta.get('namespace') or ''}/{meta['name']}".lstrip("/"))
+    return event
 
 
 def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
@@ -48,7 +73,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     final.append(renderer)
     formatter = structlog.stdlib.ProcessorFormatter(
         # Lines from the standard library's loggers: the same fields, their `extra` kept.
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _kopf_extras],
         processors=final,
     )
     handler = logging.StreamHandler(sys.stderr)

@@ -16,7 +16,10 @@ from sqlalchemy import create_engine, text
 configure_logging("json", "INFO")
 vidgen.operator.handlers.log.info("operator line", namespace="ns")
 vidgen.operator.k8s.log.bind(generation="vg-1").warning("bound line")
-logging.getLogger("kopf.objects").info("kopf line %s", 1, extra={"k8s_skip": True})
+logging.getLogger("kopf.objects").info("kopf tick")  # quiet below WARNING
+logging.getLogger("kopf.objects").warning(
+    "kopf line %s", 1, extra={"k8s_skip": False, "settings": __import__("kopf").OperatorSettings(), "k8s_obj": {"metadata": {"name": "vg-1", "namespace": "ns"}}}
+)
 logging.getLogger("aiogram.dispatcher").info("Start polling")
 logging.getLogger("alembic.runtime.migration").info("Running upgrade")
 logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
@@ -44,7 +47,10 @@ def test_every_line_is_json() -> None:
     by_logger = {r["logger"]: r for r in records}
     assert by_logger["vidgen.operator.handlers"]["event"] == "operator line"
     assert by_logger["vidgen.operator.k8s"]["generation"] == "vg-1"
-    assert by_logger["kopf.objects"]["event"] == "kopf line 1"
+    kopf_line = by_logger["kopf.objects"]
+    assert kopf_line["event"] == "kopf line 1" and kopf_line["object"] == "ns/vg-1"
+    assert "settings" not in kopf_line and "k8s_obj" not in kopf_line
+    assert "kopf tick" not in proc.stderr
     assert "aiogram.dispatcher" in by_logger and "alembic.runtime.migration" in by_logger
     assert any(name.startswith("sqlalchemy.engine") for name in by_logger)
     assert "ZeroDivisionError" in by_logger["vidgen.test"]["exception"]
