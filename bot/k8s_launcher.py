@@ -27,6 +27,8 @@ GROUP = "vidgen.io"
 VERSION = "v1alpha1"
 PLURAL = "videogenerations"
 KIND = "VideoGeneration"
+#: The operator's finalizer (vidgen.operator.handlers.FINALIZER; a test keeps them equal).
+FINALIZER = "vidgen.io/finalizer"
 
 
 def _transient(exc: BaseException) -> bool:
@@ -49,6 +51,10 @@ def manifest(spec: GenerationSpec, namespace: str) -> dict[str, Any]:
                 "app.kubernetes.io/created-by": "vidgen-bot",
                 "vidgen.io/user": str(spec.user_id),
             },
+            # Born with the operator's finalizer: a request deleted before the operator first sees
+            # it (a fraction of a second after creation, seen on a real cluster) still waits for
+            # the operator to refund it. The operator drops the finalizer once it is settled.
+            "finalizers": [FINALIZER],
         },
         "spec": spec.to_crd(),
     }

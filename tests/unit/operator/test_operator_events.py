@@ -27,3 +27,13 @@ def test_stamps_and_micro_time() -> None:
     stamps = EventStamps()
     assert stamps.next(1.0) == 1_000_000 and stamps.next(1.0) == 1_000_001 and stamps.next(0.5) == 1_000_002
     assert micro_time(1_800_000_000_123_456) == "2027-01-15T08:00:00.123456Z"
+
+
+def test_the_bot_creates_generations_with_the_operators_finalizer() -> None:
+    from vidgen.bot.k8s_launcher import FINALIZER, manifest
+    from vidgen.core.models import GenerationSpec
+    from vidgen.operator import handlers
+
+    assert handlers.FINALIZER == FINALIZER
+    spec = GenerationSpec(name="vg-1-x", user_id=1, chat_id=1, photo="inputs/vg-1-x.jpg").validate()
+    assert manifest(spec, "ns")["metadata"]["finalizers"] == [FINALIZER]
