@@ -10,6 +10,7 @@ runs on this host) before and after. Not run by the suite:
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,13 @@ def operator_rss_kib(namespace: str) -> int:
     raise RuntimeError("no operator process found")
 
 
+def _operator_pods(api: client.ApiClient, namespace: str) -> list[object]:
+    pods = client.CoreV1Api(api).list_namespaced_pod(
+        namespace, label_selector="app.kubernetes.io/component=operator"
+    )
+    return list(pods.items)
+
+
 def main(count: int) -> None:
     import helm_python
 
@@ -52,15 +60,21 @@ def main(count: int) -> None:
         with e2e.database() as url:
             e2e.secret(api, namespace, "vidgen-database", {"url": url})
             e2e.secret(api, namespace, "vidgen-telegram", {"token": TOKEN})
+            values = e2e.values(cluster, images, fakes, namespace)
+            values["config"]["extra"] = {}  # the default timings, as in production
             helm.install(
                 str(e2e.CHART),
                 e2e.RELEASE,
-                e2e.values(cluster, images, fakes, namespace),
+                values,
                 namespace=namespace,
             )
             kit.wait(lambda: e2e.deployments_ready(api, namespace), 300, "the release")
             time.sleep(10)  # a measurement, not a test: let start-up settle
             idle = operator_rss_kib(namespace)
+            apps = client.AppsV1Api(api)
+            # Created while the operator is scaled down, so none is admitted (they are settled).
+            apps.patch_namespaced_deployment_scale("vidgen-operator", namespace, {"spec": {"replicas": 0}})
+            kit.wait(lambda: not _operator_pods(api, namespace), 120, "the operator scaled down")
             started = time.monotonic()
             stamp = "2026-01-01T00:00:00Z"
             for i in range(count):
@@ -98,11 +112,17 @@ def main(count: int) -> None:
                     },
                 )
             created = time.monotonic() - started
-            time.sleep(60)  # several admission passes and resyncs over all of them
-            loaded = operator_rss_kib(namespace)
-            peak = max(loaded, operator_rss_kib(namespace))
-            print(f"{count} VideoGenerations created in {created:.0f} s")
-            print(f"operator RSS: {idle / 1024:.0f} MiB idle, {peak / 1024:.0f} MiB with {count} present")
+            apps.patch_namespaced_deployment_scale("vidgen-operator", namespace, {"spec": {"replicas": 1}})
+            kit.wait(lambda: e2e.deployments_ready(api, namespace), 300, "the operator back")
+            samples = []
+            for _ in range(12):  # a minute: the initial listing, admission passes, resyncs
+                time.sleep(5)
+                samples.append(operator_rss_kib(namespace))
+            print(f"{count} settled VideoGenerations created in {created:.0f} s")
+            print(
+                f"operator RSS: {idle / 1024:.0f} MiB with none; with {count}: "
+                f"{samples[-1] / 1024:.0f} MiB after a minute, peak {max(samples) / 1024:.0f} MiB"
+            )
             custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
             kit.wait(
                 lambda: (
@@ -120,4 +140,5 @@ def main(count: int) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on kill as on Ctrl-C
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)

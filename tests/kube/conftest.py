@@ -17,12 +17,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kube)
 
 
-@pytest.fixture(scope="session")
-def cluster() -> infra.Cluster:
+def _cluster_or_none() -> infra.Cluster | None:
     try:
         return infra.cluster()
     except infra.Unavailable as exc:
-        pytest.skip(str(exc))
+        UNAVAILABLE.append(str(exc))
+        return None
+
+
+UNAVAILABLE: list[str] = []
+
+
+def pytest_ignore_collect(collection_path: object, config: pytest.Config) -> bool | None:
+    """No cluster here: the whole folder is left out, and said so in one line."""
+    if str(collection_path).endswith(".py") and "tests/kube/test_" in str(collection_path).replace("\\", "/"):
+        if _CLUSTER is None:
+            return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if UNAVAILABLE:
+        terminalreporter.write_line(
+            f"SKIPPED tests/kube (the real-cluster tests): {UNAVAILABLE[0]}", yellow=True
+        )
+
+
+_CLUSTER = _cluster_or_none()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> infra.Cluster:
+    assert _CLUSTER is not None
+    return _CLUSTER
 
 
 @pytest.fixture(scope="session")
