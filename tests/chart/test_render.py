@@ -183,3 +183,14 @@ def test_database_password_is_never_generated() -> None:
         assert "lookup" not in str(doc)
     text = (CHART / "templates" / "secrets.yaml").read_text()
     assert "keepRandom" not in text.split("{{- if .Values.postgresql.enabled }}", 1)[1]
+
+
+def test_renders_are_reproducible_for_gitops() -> None:
+    """`helm template` (Argo CD, Flux) renders twice the same: nothing random in the defaults."""
+    from helm_python import Chart
+
+    values = with_required(None)
+    with Chart.load(str(CHART)) as chart:
+        first = chart.render(values, name="vidgen", namespace=NAMESPACE, is_install=True)
+        second = chart.render(values, name="vidgen", namespace=NAMESPACE, is_install=True)
+    assert first == second
