@@ -27,6 +27,8 @@ GROUP = "vidgen.io"
 VERSION = "v1alpha1"
 PLURAL = "videogenerations"
 KIND = "VideoGeneration"
+#: The operator's finalizer (vidgen.operator.handlers.FINALIZER; a test keeps them equal).
+FINALIZER = "vidgen.io/finalizer"
 
 
 def _transient(exc: BaseException) -> bool:
@@ -49,6 +51,10 @@ def manifest(spec: GenerationSpec, namespace: str) -> dict[str, Any]:
                 "app.kubernetes.io/created-by": "vidgen-bot",
                 "vidgen.io/user": str(spec.user_id),
             },
+            # Born with the operator's finalizer: a request deleted before the operator first sees
+            # it (a fraction of a second after creation, seen on a real cluster) still waits for
+            # the operator to refund it. The operator drops the finalizer once it is settled.
+            "finalizers": [FINALIZER],
         },
         "spec": spec.to_crd(),
     }
@@ -80,7 +86,10 @@ class KubernetesLauncher:
 
     def _create(self, body: dict[str, Any]) -> bool:
         try:
-            self.api.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+            # Strict: a field the CRD does not know is refused, not silently pruned.
+            self.api.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, body, field_validation="Strict"
+            )
         except ApiException as exc:
             if exc.status == 409:
                 return False

@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     runner_cpu_request: str = "100m"
     runner_memory_request: str = "256Mi"
     runner_memory_limit: str = "1Gi"
+    runner_host_network: bool = Field(
+        False, description="runner Jobs on the node's network (clusters without a pod network)"
+    )
     job_active_deadline_seconds: int = Field(1200, gt=0)
     job_ttl_seconds: int = Field(3600, ge=0)
     storage_pvc: str | None = None

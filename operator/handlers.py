@@ -21,7 +21,7 @@ import kopf
 from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
-from vidgen.core.status import Generation
+from vidgen.core.status import Generation, is_settled
 from vidgen.storage import open_storage
 
 from .delivery import TelegramDelivery, make_bot
@@ -111,7 +111,13 @@ def make_registry(settings: Settings) -> kopf.OperatorRegistry:
     kopf.on.event("batch", "v1", "jobs", labels={LABEL_MANAGED_BY: MANAGED_BY}, registry=registry)(
         on_job_event
     )
-    kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry)(on_generation_deleted)
+    # The finalizer guards the refund of an unfinished generation, so it is held only while one is
+    # unsettled: kopf adds it while a deletion handler matches and removes it once none does. A
+    # settled object is then deleted at once, also with the operator gone (helm uninstall,
+    # namespace or CRD deletion), instead of hanging in Terminating.
+    kopf.on.delete(
+        GROUP, VERSION, PLURAL, when=lambda status, **_: not is_settled(status), registry=registry
+    )(on_generation_deleted)
     # One admission loop per operator (not a timer per object): a daemon of one ConfigMap.
     # A failed loop (it only ends on a bug) is restarted after admission_interval_seconds.
     kopf.daemon(

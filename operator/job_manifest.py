@@ -154,6 +154,21 @@ def build_job(
             "capabilities": {"drop": ["ALL"]},
         },
     }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": settings.runner_service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "fsGroup": RUNNER_UID,
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if settings.runner_host_network:
+        pod_spec["hostNetwork"] = True
+        pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -167,18 +182,7 @@ def build_job(
             },
             "template": {
                 "metadata": {"labels": meta_labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "serviceAccountName": settings.runner_service_account,
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": {
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                        "fsGroup": RUNNER_UID,
-                    },
-                    "containers": [container],
-                    "volumes": volumes,
-                },
+                "spec": pod_spec,
             },
         },
     }

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
+import os
+import socket
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import kubernetes
@@ -21,7 +23,7 @@ from kubernetes.client import ApiClient, ApiException, BatchV1Api, Configuration
 from vidgen.core.lifecycle import JobOutcome, JobState
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
-from vidgen.core.status import Generation, iso
+from vidgen.core.status import Generation
 
 from .job_manifest import API_VERSION, GROUP, KIND, LABEL_GENERATION, PLURAL, VERSION, build_job
 from .termination import job_outcome, job_state
@@ -198,14 +200,40 @@ class KubeApi:
         await _call(self.core.create_namespaced_event, self.namespace, dict(body))
 
 
+class EventStamps:
+    """Strictly increasing event times (microseconds) for this process: two transitions in the
+    same microsecond, or a clock step back, still get ordered times and names."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self, now: float) -> int:
+        micros = max(int(now * 1_000_000), self.last + 1)
+        self.last = micros
+        return micros
+
+
+_STAMPS = EventStamps()
+#: Who reports the Events (`reportingInstance`): the pod's name in a cluster.
+REPORTING_INSTANCE = (os.environ.get("POD_ID") or socket.gethostname())[:128]
+
+
+def micro_time(micros: int) -> str:
+    """A Kubernetes MicroTime: RFC 3339 in UTC with microseconds."""
+    return datetime.fromtimestamp(micros / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def event_body(
     gen: Generation, namespace: str, reason: str, message: str, warning: bool, now: float
 ) -> dict[str, Any]:
-    stamp = iso(now)
+    """One Event per transition, named `<generation>.<microseconds, hex>` and stamped with
+    `eventTime` (microseconds), so `kubectl describe` and `kubectl events` list them in the order
+    they happened (one-second `lastTimestamp`s and random names could not order them)."""
+    micros = _STAMPS.next(now)
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{gen.name}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+        "metadata": {"name": f"{gen.name}.{micros:x}", "namespace": namespace},
         "involvedObject": {
             "apiVersion": API_VERSION,
             "kind": KIND,
@@ -214,13 +242,13 @@ def event_body(
             **({"uid": gen.uid} if gen.uid else {}),
         },
         "reason": reason,
+        "action": reason,
         "message": message[:1024],
         "type": "Warning" if warning else "Normal",
-        "source": {"component": COMPONENT},
+        "eventTime": micro_time(micros),
         "reportingComponent": COMPONENT,
-        "firstTimestamp": stamp,
-        "lastTimestamp": stamp,
-        "count": 1,
+        "reportingInstance": REPORTING_INSTANCE,
+        "source": {"component": COMPONENT},
     }
 
 

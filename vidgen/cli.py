@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,26 @@ COMMAND_MODULES = [
     "vidgen.analytics.cli",
 ]
 
+#: Top-level packages each command needs (its extra). An image installs some extras only — the
+#: runner image just `runner` — and `vidgen` offers only the commands it can run there.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    "vidgen.runner.cli": ("openai", "httpx", "imageio_ffmpeg", "PIL"),
+    "vidgen.operator.cli": ("kopf", "kubernetes", "aiogram", "prometheus_client"),
+    "vidgen.bot.cli": ("aiogram", "kubernetes", "prometheus_client", "PIL"),
+    "vidgen.local.cli": ("aiogram", "openai", "httpx", "imageio_ffmpeg", "PIL", "prometheus_client"),
+    "vidgen.analytics.cli": ("httpx",),
+}
+
+
+def available(module: str) -> bool:
+    for name in REQUIRES.get(module, ()):
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except (ImportError, ValueError):
+            return False
+    return True
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -28,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
+        if not available(name):
+            continue  # that part of vidgen is not installed in this build
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

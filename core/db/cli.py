@@ -14,12 +14,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidgen.core.logging import configure_logging, get_logger
     from vidgen.core.settings import load_settings
 
     from .migrate import downgrade, upgrade
 
-    url = args.database_url or load_settings().database_url
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)  # Alembic's lines too
+    url = args.database_url or settings.database_url
     target = args.revision or ("base" if args.downgrade else "head")
     (downgrade if args.downgrade else upgrade)(url, target)
-    print(f"database at {target}: {url.split('@')[-1]}")
+    if settings.log_format == "json":
+        get_logger("vidgen.migrate").info("database migrated", revision=target, database=url.split("@")[-1])
+    else:
+        print(f"database at {target}: {url.split('@')[-1]}")
     return 0

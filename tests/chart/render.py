@@ -86,15 +86,28 @@ ALL_ON_BUILTIN: dict[str, Any] = {
         "openai": {"apiKey": "sk-test"},
         "runnerExistingSecret": "",
     },
-    "postgresql": {"enabled": True, "persistence": {"enabled": False}},
+    "postgresql": {"enabled": True, "password": "pg-pass", "persistence": {"enabled": False}},
     "externalDatabase": {"existingSecret": ""},
     "storage": {"url": "file:///data", "persistence": {"enabled": True}},
     "metabase": {"enabled": True, "provisioning": {"adminPassword": "mb-pass"}},
 }
 
 
+#: What every install must give (the chart generates no database password): added to the values
+#: of every render below unless they name the password themselves.
+REQUIRED: dict[str, Any] = {"postgresql": {"existingSecret": "vidgen-postgresql"}}
+
+
+def with_required(values: dict[str, Any] | None) -> dict[str, Any]:
+    out = copy.deepcopy(values or {})
+    pg = out.setdefault("postgresql", {})
+    if not pg.get("password") and not pg.get("existingSecret"):
+        pg["existingSecret"] = REQUIRED["postgresql"]["existingSecret"]
+    return out
+
+
 def _freeze(values: dict[str, Any] | None) -> str:
-    return json.dumps(values or {}, sort_keys=True)
+    return json.dumps(with_required(values), sort_keys=True)
 
 
 @functools.lru_cache(maxsize=32)

@@ -23,6 +23,7 @@ ALERTS = {
     "VidgenQueueStuck",
     "VidgenDeliveryFailures",
     "VidgenOperatorDown",
+    "VidgenAdmissionStopped",
     "VidgenRefundsSpike",
 }
 PROMTOOL = shutil.which("promtool")
@@ -111,3 +112,13 @@ def test_a_broken_expectation_fails(tmp_path: Path) -> None:
     result = promtool("test", "rules", "alerts.test.yaml", cwd=tmp_path)
     assert result.returncode != 0
     assert "VidgenProviderBillingErrors" in result.stdout + result.stderr
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    runbook = (HERE.parents[1] / "charts" / "vidgen" / "RUNBOOK.md").read_text()
+    headings = {line[3:].strip().lower() for line in runbook.splitlines() if line.startswith("## ")}
+    for group in rules({"runbookUrl": "https://runbooks.example.com/vidgen.md"})["groups"]:
+        for rule in group["rules"]:
+            url = rule["annotations"]["runbook_url"]
+            assert url == f"https://runbooks.example.com/vidgen.md#{rule['alert'].lower()}"
+            assert rule["alert"].lower() in headings, rule["alert"]

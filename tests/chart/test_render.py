@@ -9,7 +9,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.chart.render import ALL_ON, ALL_ON_BUILTIN, CHART, NAMESPACE, find, render, render_files
+from tests.chart.render import (
+    ALL_ON,
+    ALL_ON_BUILTIN,
+    CHART,
+    NAMESPACE,
+    find,
+    render,
+    render_files,
+    with_required,
+)
 
 KUBE_VERSIONS = ["1.29", "1.33"]
 CASES = {"defaults": None, "all-on": ALL_ON, "all-on-builtin": ALL_ON_BUILTIN}
@@ -70,7 +79,9 @@ def test_custom_resources_are_well_formed(case: str) -> None:
 def test_strict_lint(case: str, kube: str) -> None:
     import helm_python
 
-    report = helm_python.lint(str(CHART), CASES[case], strict=True, kube_version=kube, namespace=NAMESPACE)
+    report = helm_python.lint(
+        str(CHART), with_required(CASES[case]), strict=True, kube_version=kube, namespace=NAMESPACE
+    )
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert not report["errors"] and not problems, report
 
@@ -101,7 +112,6 @@ def test_defaults_produce_the_minimal_set() -> None:
             ("Role", "vidgen-operator"),
             ("RoleBinding", "vidgen-bot"),
             ("RoleBinding", "vidgen-operator"),
-            ("Secret", "vidgen-database"),
             ("Secret", "vidgen-runner"),
             ("Secret", "vidgen-secrets"),
             ("Service", "vidgen-bot-metrics"),
@@ -132,7 +142,7 @@ def test_other_release_names_and_overrides() -> None:
             ({}, {"prod-vidgen-operator", "prod-vidgen-bot", "prod-vidgen-runner"}),
             ({"fullnameOverride": "vg"}, {"vg-operator", "vg-bot", "vg-runner"}),
         ):
-            out = chart.render(values, name="prod", namespace="video", is_install=True)
+            out = chart.render(with_required(values), name="prod", namespace="video", is_install=True)
             names = {
                 d["metadata"]["name"]
                 for path, text in out.items()
@@ -156,3 +166,31 @@ def test_crds_toggles() -> None:
     crd = find(render(), "CustomResourceDefinition")[0]
     assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
     _all_objects_valid({"crds": {"enabled": False}})
+
+
+def test_database_password_is_never_generated() -> None:
+    """A generated password changes on every `helm template`/GitOps sync and on a reinstall
+    over a surviving volume: the chart asks for one (an existing Secret) instead."""
+    import helm_python
+    from helm_python import Chart
+
+    with Chart.load(str(CHART)) as chart, pytest.raises(helm_python.HelmError) as info:
+        chart.render({}, name="vidgen", namespace=NAMESPACE, is_install=True)
+    assert "postgresql.existingSecret" in str(info.value)
+    docs = render({"postgresql": {"existingSecret": "pg", "passwordKey": "pw"}})
+    assert find(docs, "Secret", "vidgen-database") == []
+    for doc in docs:
+        assert "lookup" not in str(doc)
+    text = (CHART / "templates" / "secrets.yaml").read_text()
+    assert "keepRandom" not in text.split("{{- if .Values.postgresql.enabled }}", 1)[1]
+
+
+def test_renders_are_reproducible_for_gitops() -> None:
+    """`helm template` (Argo CD, Flux) renders twice the same: nothing random in the defaults."""
+    from helm_python import Chart
+
+    values = with_required(None)
+    with Chart.load(str(CHART)) as chart:
+        first = chart.render(values, name="vidgen", namespace=NAMESPACE, is_install=True)
+        second = chart.render(values, name="vidgen", namespace=NAMESPACE, is_install=True)
+    assert first == second

@@ -207,12 +207,15 @@ def test_chart_made_secrets() -> None:
     assert secrets == {"telegram-token": "123:abc", "webhook-secret": "hook-secret"}
     runner = one(docs, "Secret", "vidgen-runner")["stringData"]
     assert runner == {"VIDGEN_KIE_API_KEY": "kie-key", "VIDGEN_OPENAI_API_KEY": "sk-test"}
-    database = one(docs, "Secret", "vidgen-database")["stringData"]
-    password = database["postgres-password"]
-    assert len(password) == 24 and password.isalnum()
-    assert database["database-url"] == f"postgresql+psycopg://vidgen:{password}@vidgen-postgresql:5432/vidgen"
+    # The password given as a value: the chart's Secret holds it, the URL is made by the kubelet.
+    assert one(docs, "Secret", "vidgen-database")["stringData"] == {"postgres-password": "pg-pass"}
     env = env_of(container(docs, "Deployment", "vidgen-operator", "operator"))
-    assert env["VIDGEN_DATABASE_URL"] == {"secretKeyRef": {"name": "vidgen-database", "key": "database-url"}}
+    assert env["POSTGRES_PASSWORD"] == {
+        "secretKeyRef": {"name": "vidgen-database", "key": "postgres-password"}
+    }
+    assert env["VIDGEN_DATABASE_URL"] == (
+        "postgresql+psycopg://vidgen:$(POSTGRES_PASSWORD)@vidgen-postgresql:5432/vidgen"
+    )
     assert env["VIDGEN_TELEGRAM_TOKEN"] == {
         "secretKeyRef": {"name": "vidgen-secrets", "key": "telegram-token"}
     }
@@ -282,7 +285,7 @@ def test_postgresql_statefulset() -> None:
     c = sts["spec"]["template"]["spec"]["containers"][0]
     assert c["image"] == "docker.io/library/postgres:16.6-bookworm"
     assert env_of(c)["POSTGRES_PASSWORD"] == {
-        "secretKeyRef": {"name": "vidgen-database", "key": "postgres-password"}
+        "secretKeyRef": {"name": "vidgen-postgresql", "key": "postgres-password"}
     }
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
     assert one(docs, "Service", "vidgen-postgresql")["spec"]["ports"][0]["port"] == 5432
@@ -372,3 +375,22 @@ def test_webhook_secret_is_generated_when_not_given() -> None:
     }
     # Polling needs none.
     assert one(render(), "Secret", "vidgen-secrets")["stringData"]["webhook-secret"] == ""
+
+
+def test_host_network_puts_operator_bot_and_runner_on_the_node() -> None:
+    """hostNetwork.enabled: for clusters without a pod network (the test cluster): the pods on
+    the node's network, the API server's address as the node sees it, the runner Jobs too."""
+    values = {"hostNetwork": {"enabled": True, "apiServerHost": "127.0.0.1", "apiServerPort": "17443"}}
+    docs = render(values)
+    for name in ("vidgen-operator", "vidgen-bot"):
+        spec = one(docs, "Deployment", name)["spec"]["template"]["spec"]
+        assert spec["hostNetwork"] is True and spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+        env = env_of(container(docs, "Deployment", name, name.removeprefix("vidgen-")))
+        assert env["KUBERNETES_SERVICE_HOST"] == "127.0.0.1" and env["KUBERNETES_SERVICE_PORT"] == "17443"
+    operator_env = env_of(container(docs, "Deployment", "vidgen-operator", "operator"))
+    assert operator_env["VIDGEN_RUNNER_HOST_NETWORK"] == "true"
+    for _, spec in pod_specs(render()):
+        assert "hostNetwork" not in spec
+    assert "KUBERNETES_SERVICE_HOST" not in env_of(
+        container(render(), "Deployment", "vidgen-operator", "operator")
+    )

@@ -46,7 +46,7 @@ VALUES: dict[str, Any] = {
     "image": {"registry": REGISTRY, "tag": TAG, "pullPolicy": "Never"},
     "secrets": {"telegram": {"token": TOKEN}},
     "config": {"telegramApiUrl": "http://fake-telegram:8081", "logLevel": "DEBUG"},
-    "postgresql": {"persistence": {"enabled": False}},
+    "postgresql": {"password": "e2e-password", "persistence": {"enabled": False}},
     "storage": {"persistence": {"size": "1Gi"}},
     "operator": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}},
     "bot": {"resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}}},

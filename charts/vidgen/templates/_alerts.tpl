@@ -18,6 +18,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
+          runbook_url: {{ printf "%s#vidgenproviderbillingerrors" $r.runbookUrl | quote }}
           summary: KIE.AI refuses video generations for billing reasons
           description: {{`'Generations failed with BILLING errors in the last 10 minutes in namespace {{ $labels.namespace }}: {{ $value | humanize }} (each one was refunded). Top up the KIE.AI account.'`}}
       - alert: VidgenProviderAccountRefused
@@ -29,6 +30,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
+          runbook_url: {{ printf "%s#vidgenprovideraccountrefused" $r.runbookUrl | quote }}
           summary: A KIE.AI account was taken out of rotation
           description: {{`'The KIE.AI key of account {{ $labels.account }} in namespace {{ $labels.namespace }} was refused (bad key, no credits or a cap); admission no longer uses it. Fix the key or top up, then restart the operator.'`}}
       - alert: VidgenHighFailureRate
@@ -47,6 +49,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
+          runbook_url: {{ printf "%s#vidgenhighfailurerate" $r.runbookUrl | quote }}
           summary: Many video generations fail
           description: {{ printf "'{{ $value | humanizePercentage }} of the generations finished in the last %s in namespace {{ $labels.namespace }} failed (threshold %v). See the errors by class on the vidgen dashboard and kubectl get vg.'" $r.failureRateWindow $r.failureRateThreshold }}
       - alert: VidgenQueueStuck
@@ -62,6 +65,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
+          runbook_url: {{ printf "%s#vidgenqueuestuck" $r.runbookUrl | quote }}
           summary: Video generations are queued but none is admitted
           description: {{ printf "'Generations queued in namespace {{ $labels.namespace }}: {{ $value }}; none was admitted in %d minutes. Check the operator (logs, kubectl get vg, running Jobs against the concurrency limit).'" (int $r.queueStuckMinutes) }}
       - alert: VidgenDeliveryFailures
@@ -73,6 +77,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
+          runbook_url: {{ printf "%s#vidgendeliveryfailures" $r.runbookUrl | quote }}
           summary: Videos cannot be delivered to Telegram
           description: {{`'Failed delivery tries in the last 15 minutes in namespace {{ $labels.namespace }}: {{ $value | humanize }}. Check the bot token and Telegram availability.'`}}
       - alert: VidgenOperatorDown
@@ -88,8 +93,26 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
+          runbook_url: {{ printf "%s#vidgenoperatordown" $r.runbookUrl | quote }}
           summary: The vidgen operator is down
           description: {{ printf "'No vidgen operator has answered a scrape for %d minutes: nothing is admitted, delivered or refunded.'" (int $r.operatorDownMinutes) }}
+      - alert: VidgenAdmissionStopped
+        # The operator runs (it is scraped) but its admission loop has stopped: work is queued and
+        # no admission pass has completed for admissionStoppedMinutes.
+        expr: |
+          (time() - max by (namespace) (vidgen_last_admission_timestamp_seconds)) > {{ mul (int $r.admissionStoppedMinutes) 60 }}
+          and on (namespace)
+          max by (namespace) (vidgen_queue_depth) > 0
+        for: 1m
+        labels:
+          severity: critical
+          {{- with $extra }}
+          {{- toYaml . | nindent 10 }}
+          {{- end }}
+        annotations:
+          runbook_url: {{ printf "%s#vidgenadmissionstopped" $r.runbookUrl | quote }}
+          summary: The operator's admission loop has stopped
+          description: {{ printf "'No admission pass for %d minutes in namespace {{ $labels.namespace }} while generations are queued: nothing new starts. Check the operator logs and restart it.'" (int $r.admissionStoppedMinutes) }}
       - alert: VidgenRefundsSpike
         expr: sum by (namespace) (increase(vidgen_refunds_total[30m])) > {{ $r.refundsThreshold }}
         labels:
@@ -98,6 +121,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
+          runbook_url: {{ printf "%s#vidgenrefundsspike" $r.runbookUrl | quote }}
           summary: Many credits are being refunded
           description: {{ printf "'Generations refunded in the last 30 minutes in namespace {{ $labels.namespace }}: {{ $value | humanize }} (threshold %v). See the refunds by error class on the vidgen dashboard.'" $r.refundsThreshold }}
 {{- end }}

@@ -63,7 +63,13 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "vidgen.runnerSecretName" -}}
 {{- default (include "vidgen.component" (list . "runner")) .Values.secrets.runnerExistingSecret }}
 {{- end }}
-{{- define "vidgen.databaseSecretName" -}}{{ include "vidgen.component" (list . "database") }}{{- end }}
+{{/* The in-chart PostgreSQL's password: postgresql.existingSecret, else the chart's Secret made from postgresql.password. */}}
+{{- define "vidgen.databaseSecretName" -}}
+{{- default (include "vidgen.component" (list . "database")) .Values.postgresql.existingSecret }}
+{{- end }}
+{{- define "vidgen.databasePasswordKey" -}}
+{{- ternary .Values.postgresql.passwordKey "postgres-password" (ne .Values.postgresql.existingSecret "") }}
+{{- end }}
 {{- define "vidgen.configName" -}}{{ include "vidgen.component" (list . "config") }}{{- end }}
 {{- define "vidgen.storageClaimName" -}}
 {{- default (include "vidgen.component" (list . "storage")) .Values.storage.persistence.existingClaim }}
@@ -97,25 +103,36 @@ Reuse a generated secret value across upgrades: the value from the live Secret i
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+{{- if .Values.postgresql.enabled }}
+{{- $pg := .Values.postgresql }}
+# The password from its Secret; the URL is made by the kubelet ($(VAR) expansion), so no
+# Secret holds a URL that could drift from the password.
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "vidgen.databaseSecretName" . }}
+      key: {{ include "vidgen.databasePasswordKey" . }}
+- name: VIDGEN_DATABASE_URL
+  value: {{ printf "postgresql+psycopg://%s:$(POSTGRES_PASSWORD)@%s:5432/%s" $pg.username (include "vidgen.component" (list . "postgresql")) $pg.database | quote }}
+{{- else }}
 - name: VIDGEN_DATABASE_URL
   valueFrom:
     secretKeyRef:
-      {{- if .Values.postgresql.enabled }}
-      name: {{ include "vidgen.databaseSecretName" . }}
-      key: database-url
-      {{- else if .Values.externalDatabase.existingSecret }}
+      {{- if .Values.externalDatabase.existingSecret }}
       name: {{ .Values.externalDatabase.existingSecret }}
       key: {{ .Values.externalDatabase.urlKey }}
       {{- else }}
       name: {{ include "vidgen.secretName" . }}
       key: database-url
       {{- end }}
+{{- end }}
 - name: VIDGEN_TELEGRAM_TOKEN
   valueFrom:
     secretKeyRef:
       name: {{ default (include "vidgen.secretName" .) .Values.secrets.telegram.existingSecret }}
       key: {{ ternary .Values.secrets.telegram.tokenKey "telegram-token" (ne .Values.secrets.telegram.existingSecret "") }}
 {{- include "vidgen.s3Env" . }}
+{{- include "vidgen.apiServerEnv" . }}
 {{- end }}
 
 {{/* S3 credentials (only for s3:// storage). */}}
@@ -190,5 +207,27 @@ initContainers:
 {{- with .Values.global.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* hostNetwork (value hostNetwork.enabled) for the operator, the bot and the runner Jobs. */}}
+{{- define "vidgen.hostNetwork" -}}
+{{- if .Values.hostNetwork.enabled }}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
+{{- end }}
+
+{{/* The API server's address for pods on the node's network (hostNetwork.apiServer*). */}}
+{{- define "vidgen.apiServerEnv" -}}
+{{- if .Values.hostNetwork.enabled }}
+{{- with .Values.hostNetwork.apiServerHost }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.hostNetwork.apiServerPort }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -33,6 +33,11 @@ async def test_happy_path(operator_env: OperatorEnv) -> None:
     # The kubelet finishes it with a success line in the termination message.
     await cluster.finish_job(job, ok_result(name))
     await until(lambda: cluster.phase(name) == "Delivered", what="Delivered")
+    # Settled: the finalizer is released, so a deletion never waits for the operator.
+    await until(
+        lambda: "vidgen.io/finalizer" not in (cluster.vg(name)["metadata"].get("finalizers") or []),
+        what="the finalizer released",
+    )
 
     (video,) = tg.calls_to("sendVideo")
     assert video.params["chat_id"] == str(spec.chat_id)

@@ -137,3 +137,18 @@ def test_pvc_storage_is_mounted_and_pointed_at() -> None:
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["VIDGEN_STORAGE_URL"] == "file:///data"
     assert "ownerReferences" not in job["metadata"]
+
+
+def test_runner_host_network_setting() -> None:
+    from vidgen.core.models import GenerationSpec
+    from vidgen.core.settings import Settings
+    from vidgen.operator.job_manifest import build_job
+
+    spec = GenerationSpec(name="vg-1-x", user_id=1, chat_id=1, photo="inputs/vg-1-x.jpg").validate()
+    plain = build_job(spec, 1, Settings(_env_file=None), namespace="ns", owner_uid=None)
+    assert "hostNetwork" not in plain["spec"]["template"]["spec"]
+    on = build_job(
+        spec, 1, Settings(_env_file=None, runner_host_network=True), namespace="ns", owner_uid=None
+    )
+    pod = on["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"

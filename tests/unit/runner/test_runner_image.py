@@ -64,8 +64,11 @@ def test_final_stage_runs_as_a_non_root_user() -> None:
 
 def test_installs_only_the_runner_extra() -> None:
     installs = [args for op, args in instructions() if op == "RUN" and "pip install" in args]
-    assert len(installs) == 1
-    extras = re.findall(r"\.\[([^\]]*)\]", installs[0])
+    # The dependencies (core + runner, read from pyproject.toml) first, then vidgen[runner].
+    assert len(installs) == 2
+    assert "['dependencies'] + p['optional-dependencies']['runner']" in installs[0]
+    assert "bot" not in installs[0] and "operator" not in installs[0]
+    extras = re.findall(r"\.\[([^\]]*)\]", installs[1])
     assert extras == ["runner"]
     runtime_copies = [args for op, args in stages()[-1] if op == "COPY"]
     assert runtime_copies == ["--from=build /opt/vidgen /opt/vidgen"]  # the venv, no sources, no build tools
@@ -189,3 +192,41 @@ def test_vidgen_runner_works_without_the_other_extras(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(log.read_text())["ok"] is True
     assert (data / "outputs" / "vg-1-x.mp4").stat().st_size > 0
+
+
+def test_builds_offline_without_buildkit_only_features() -> None:
+    """No `# syntax` frontend (BuildKit would pull it from Docker Hub) and no `RUN --mount`
+    (the legacy builder has none): the image builds with any builder, from any base."""
+    for dockerfile in (DOCKERFILE, ROOT / "Dockerfile.bot"):
+        text = dockerfile.read_text()
+        assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE), dockerfile.name
+        assert not re.search(r"^RUN\s+--mount", text, re.MULTILINE), dockerfile.name
+        assert "ARG PYTHON_IMAGE=" in text  # the base is a build argument
+
+
+CLI_HELP = """
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, Block())
+import importlib.util
+real = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] in BLOCKED else real(name, *a)
+from vidgen.cli import build_parser
+print(" ".join(sorted(build_parser()._subparsers._group_actions[0].choices)))
+"""
+
+
+def test_the_runner_image_cli_offers_only_what_it_can_run() -> None:
+    """Without the bot and operator extras (as in the runner image), `vidgen` lists no
+    `operator`, `bot` or `local` command (they would crash there with a traceback)."""
+    blocked = ["aiogram", "kopf", "kubernetes", "prometheus_client", "redis", "aiolimiter"]
+    proc = subprocess.run(
+        [sys.executable, "-c", CLI_HELP.format(blocked=blocked)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["analytics", "migrate", "runner"]
