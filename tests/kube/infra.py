@@ -332,6 +332,8 @@ def load_images(docker: Docker, target: Cluster, images: Images) -> None:
     command = os.environ.get(LOAD_IMAGES_ENV)
     if not target.shared and not command:
         return  # the cluster pulls them itself (a registry the user pushed to)
+    if not command and {f"docker.io/{images.bot}", f"docker.io/{images.runner}"} <= shared_cluster_images():
+        return  # loaded by an earlier run
     with locked("load"), tempfile.TemporaryDirectory(dir=HOME) as tmp:
         tar = Path(tmp) / "images.tar"
         docker("save", "-o", str(tar), images.bot, images.runner)
@@ -339,6 +341,21 @@ def load_images(docker: Docker, target: Cluster, images: Images) -> None:
             run([*command.split(), str(tar)], timeout=1200)
         else:
             run([str(SHARED_KUBE / "load-image"), str(tar)], timeout=1200)
+
+
+def shared_cluster_images() -> set[str]:
+    """Image references in the shared cluster's containerd (empty when that cannot be read)."""
+    home = Path(os.environ.get("VIDGEN_KUBE_HOME", "/var/tmp/vidgen-kube"))
+    ctr = shutil.which("ctr")
+    if not ctr:
+        return set()
+    proc = subprocess.run(
+        [ctr, "--address", str(home / "var/run/containerd.sock"), "-n", "k8s.io", "images", "ls", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return set(proc.stdout.split()) if proc.returncode == 0 else set()
 
 
 @functools.cache
