@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "vidgen.bot.cli",
     "vidgen.local.cli",
     "vidgen.analytics.cli",
+    "vidgen.api.cli",
 ]
 
 
