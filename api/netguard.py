@@ -1,6 +1,7 @@
 """Outgoing URLs a caller chooses (webhook endpoints, photo URLs): http(s) only, and never to a
-loopback, private, link-local or otherwise internal address unless a setting allows it — the
-name is resolved and every address it resolves to is checked (again at send time)."""
+loopback or private address unless allowed (loopback: local mode and tests; private:
+`api_allow_private_webhooks`), nor ever to a link-local, multicast or unspecified one — the name
+is resolved and every address it resolves to is checked (again at send time)."""
 
 from __future__ import annotations
 
@@ -17,17 +18,17 @@ class UrlRefused(ValueError):
 
 @dataclass(frozen=True)
 class UrlPolicy:
-    allow_loopback: bool = False
-    allow_private: bool = False  # implies loopback
+    allow_loopback: bool = False  # this machine (local mode, tests)
+    allow_private: bool = False  # RFC 1918, ULA, CGNAT… (receivers inside a cluster network)
 
     def permits(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         if address.is_loopback:
-            return self.allow_loopback or self.allow_private
-        if address.is_multicast or address.is_unspecified:
-            return False
-        if address.is_private or address.is_link_local or address.is_reserved or not address.is_global:
+            return self.allow_loopback
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
+            return False  # cloud metadata (169.254.169.254) and the like: never
+        if address.is_private or address.is_reserved or not address.is_global:
             return self.allow_private
         return True
 

@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(60, ge=1, description="requests per key per window")
     api_rate_window_seconds: float = Field(60.0, gt=0)
     api_allow_private_webhooks: bool = Field(
-        False, description="allow webhook and photo URLs to loopback/private addresses (local mode, tests)"
+        False, description="allow webhook and photo URLs to private addresses (loopback: local mode only)"
     )
     api_max_page_size: int = Field(100, ge=1, le=1000)
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="one webhook POST")

@@ -38,7 +38,10 @@ def test_loopback_only_when_allowed_and_public_always() -> None:
     loop = UrlPolicy(allow_loopback=True)
     assert loop.permits(ipaddress.ip_address("127.0.0.1"))
     assert not loop.permits(ipaddress.ip_address("10.0.0.1"))
-    assert UrlPolicy(allow_private=True).permits(ipaddress.ip_address("10.0.0.1"))
+    private = UrlPolicy(allow_private=True)
+    assert private.permits(ipaddress.ip_address("10.0.0.1"))
+    assert not private.permits(ipaddress.ip_address("127.0.0.1"))
+    assert not private.permits(ipaddress.ip_address("169.254.169.254"))  # metadata: never
     assert UrlPolicy().permits(ipaddress.ip_address("93.184.216.34"))
 
 
