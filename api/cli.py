@@ -72,7 +72,13 @@ def run_create(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    new = asyncio.run(main())
+    from vidgen.core.db.api_keys import KeyNameTaken
+
+    try:
+        new = asyncio.run(main())
+    except KeyNameTaken as exc:
+        print(f"vidgen api-keys: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"key id:         {new.id} (account {new.user_id})")
     print(f"API key:        {new.key}")
     print(f"webhook secret: {new.webhook_secret}")

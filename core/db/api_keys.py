@@ -19,11 +19,16 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .engine import dialect_insert
 from .models import ApiKey, utcnow
 from .users import ensure_user
 
 KEY_SCHEME = "vgk"
 _DUMMY_HASH = hashlib.sha256(b"vidgen-no-such-key").hexdigest()
+
+
+class KeyNameTaken(ValueError):
+    """The account already has a key with this name (nothing was made)."""
 
 
 @dataclass(frozen=True)
@@ -62,20 +67,32 @@ def split_key(key: str) -> str | None:
 
 
 async def create_key(session: AsyncSession, user_id: int, name: str = "", *, free_credits: int = 0) -> NewKey:
-    """A new key for `user_id` (the account is created, with its signup bonus, if it is new)."""
+    """A new key for `user_id` (the account is created, with its signup bonus, if it is new).
+    Names are unique per account (empty: `key-<prefix>`), so a replayed request that names its
+    key after itself makes one key; KeyNameTaken otherwise."""
     await ensure_user(session, user_id, free_credits=free_credits)
     prefix = secrets.token_hex(6)
     key = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(
-        user_id=user_id,
-        name=name[:64],
-        prefix=prefix,
-        key_hash=hash_key(key),
-        webhook_secret=new_webhook_secret(),
-    )
-    session.add(row)
-    await session.flush()
-    return NewKey(row.id, user_id, row.name, key, row.webhook_secret)
+    label = (name.strip() or f"key-{prefix}")[:64]
+    webhook_secret = new_webhook_secret()
+    key_id = (
+        await session.execute(
+            dialect_insert(session)(ApiKey)
+            .values(
+                user_id=user_id,
+                name=label,
+                prefix=prefix,
+                key_hash=hash_key(key),
+                webhook_secret=webhook_secret,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "name"])
+            .returning(ApiKey.id)
+        )
+    ).scalar_one_or_none()
+    if key_id is None:
+        raise KeyNameTaken(f"account {user_id} already has a key named {label!r}")
+    return NewKey(int(key_id), user_id, label, key, webhook_secret)
 
 
 async def authenticate(session: AsyncSession, key: str) -> ApiKey | None:

@@ -166,6 +166,7 @@ class ApiKey(Base):
     (Standard Webhooks, `whsec_…`): it has to be readable to sign, so it is kept as is."""
 
     __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_api_keys_user_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)

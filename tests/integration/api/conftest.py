@@ -61,7 +61,7 @@ class Api:
 
     async def key(self, user_id: int, free_credits: int = 2) -> NewKey:
         async with transaction(self.sessions) as session:
-            return await create_key(session, user_id, "test", free_credits=free_credits)
+            return await create_key(session, user_id, free_credits=free_credits)
 
     async def balance(self, user_id: int) -> int:
         async with self.sessions() as session:

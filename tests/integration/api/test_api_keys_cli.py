@@ -64,5 +64,7 @@ def test_create_list_revoke(
     assert "revoked" in out
     code, _, err = run(capsys, "api-keys", "revoke", "999")
     assert code == 1 and "no key 999" in err
+    code, _, err = run(capsys, "api-keys", "create", "--user-id", "77", "--name", "ci")
+    assert code == 2 and "already has a key named 'ci'" in err
     code, _, err = run(capsys, "api-keys", "create", "--user-id", "0")
     assert code == 2 and "reserved" in err

@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-11-29 17:50:00
 
 `api_keys` holds only a SHA-256 of each key (found by its public prefix) and the key's webhook
-signing secret; `api_requests` maps an account's Idempotency-Key to one generation (its name is
+signing secret, one name per account (a replayed "make a key" finds its name taken); `api_requests` maps an account's Idempotency-Key to one generation (its name is
 derived from them) with the request's fingerprint; `webhook_deliveries` is the webhook outbox,
 unique per (generation, event type), and `webhook_attempts` records every try.
 """
@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_keys_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),
+        sa.UniqueConstraint("user_id", "name", name="uq_api_keys_user_name"),
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_keys_user_id"), ["user_id"], unique=False)
