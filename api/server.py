@@ -29,6 +29,10 @@ from .webhooks import Pass, WebhookDispatcher, WebhookSender
 log = get_logger(__name__)
 
 
+class ApiStartError(OSError):
+    """The API could not start listening (one line for the user)."""
+
+
 def build(
     settings: Settings,
     sessions: SessionMaker,
@@ -84,10 +88,13 @@ async def serve_api(
     stop: asyncio.Event,
     *,
     port: int,
+    host: str | None = None,
     allow_loopback: bool = False,
     started: asyncio.Event | None = None,
 ) -> None:
-    """Serve the API on `settings.api_host:port` and run the webhook dispatcher until `stop`."""
+    """Serve the API on `host` (default `settings.api_host`):`port` and run the webhook
+    dispatcher until `stop`."""
+    host = host or settings.api_host
     import uvicorn
 
     app, ctx, metrics = build(settings, sessions, storage, launcher, canceller, allow_loopback=allow_loopback)
@@ -99,13 +106,17 @@ async def serve_api(
             yield
 
         async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets)
+            try:
+                await super().startup(sockets)
+            except SystemExit:  # uvicorn exits when it cannot bind; the caller gets ApiStartError
+                self.should_exit = True
+                return
             if self.started:
                 listening.set()
 
     config = uvicorn.Config(
         app,
-        host=settings.api_host,
+        host=host,
         port=port,
         log_config=None,
         access_log=False,
@@ -129,7 +140,7 @@ async def serve_api(
         await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         if server.started:
-            log.info("HTTP API listening", host=settings.api_host, port=port)
+            log.info("HTTP API listening", host=host, port=port)
             if started is not None:
                 started.set()
         await asyncio.wait({serving, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -141,4 +152,4 @@ async def serve_api(
         await dispatcher
         watcher.cancel()
     if serving.done() and serving.exception() is None and not server.started:
-        raise OSError(f"the HTTP API could not listen on {settings.api_host}:{port}")
+        raise ApiStartError(f"the HTTP API cannot listen on {host}:{port} (is the port taken?)")

@@ -164,8 +164,10 @@ async def run_local(
             if settings.api_port is not None:
                 from vidgen.api.server import serve_api
 
+                # This machine only, unless VIDGEN_API_HOST says otherwise (a cluster binds all).
+                host = settings.api_host if "api_host" in settings.model_fields_set else "127.0.0.1"
                 announce(
-                    f"serving the HTTP API on http://127.0.0.1:{settings.api_port} "
+                    f"serving the HTTP API on http://{host}:{settings.api_port} "
                     f"(docs: http://127.0.0.1:{settings.api_port}/docs; keys: vidgen api-keys create)"
                 )
                 parts.append(
@@ -177,6 +179,7 @@ async def run_local(
                         controller,
                         stop,
                         port=settings.api_port,
+                        host=host,
                         allow_loopback=True,  # local mode: webhooks to this machine are the point
                         started=api_started,
                     )
@@ -197,7 +200,14 @@ async def run_local(
                 )
             else:
                 announce("no VIDGEN_TELEGRAM_TOKEN: the HTTP API only; Ctrl-C stops")
-            await asyncio.gather(*parts)
+            try:
+                await asyncio.gather(*parts)
+            except OSError as exc:
+                from vidgen.api.server import ApiStartError
+
+                if isinstance(exc, ApiStartError):
+                    raise LocalModeError(str(exc)) from None
+                raise
         finally:
             report.interrupted = await controller.stop()
             await progress.aclose()

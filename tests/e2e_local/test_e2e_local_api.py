@@ -172,3 +172,15 @@ async def test_delete_cancels_a_queued_generation_and_refunds_it(tmp_path: Path)
 
 async def _status(client: httpx.AsyncClient, gen: str, auth: dict[str, str], want: str) -> bool:
     return bool((await client.get(f"/v1/generations/{gen}", headers=auth)).json()["status"] == want)
+
+
+async def test_a_taken_port_stops_local_mode_with_one_line(tmp_path: Path) -> None:
+    from vidgen.local.app import LocalModeError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = local_settings(tmp_path, api_port=port)
+        with pytest.raises(LocalModeError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await asyncio.wait_for(run_local(settings, asyncio.Event(), announce=lambda _: None), 60)
