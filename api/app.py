@@ -245,11 +245,16 @@ def create_app(ctx: ApiContext, *, metrics: Callable[[], Awaitable[bytes]] | Non
 
     @app.delete(
         "/v1/generations/{generation_id}",
-        responses={404: PROBLEM, 409: PROBLEM},
+        responses={
+            202: {"description": "cancelling (in a cluster the operator finishes it)"},
+            404: PROBLEM,
+            409: PROBLEM,
+        },
         summary="Cancel a generation that has not started (its credits are refunded)",
     )
-    async def cancel_generation(request: Request, who: Auth, generation_id: str) -> dict[str, Any]:
-        return await ctx.service.cancel(who, generation_id, base(request))
+    async def cancel_generation(request: Request, who: Auth, generation_id: str) -> JSONResponse:
+        view = await ctx.service.cancel(who, generation_id, base(request))
+        return JSONResponse(view, 200 if view["status"] == "cancelled" else 202)
 
     @app.get(
         "/v1/generations/{generation_id}/video",
