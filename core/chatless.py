@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from .ports import Button, Delivery, NotSent, Sent
 
 NO_CHAT = 0
-#: The `file_id` recorded for a chatless delivery (the video is only in storage).
-STORED = "stored"
+#: The `file_id` recorded for a chatless delivery: none (the video is only in storage, so the bot's
+#: "send again" uploads it from there rather than trying a Telegram file id).
+STORED = ""
 
 
 class ChatlessDelivery:
