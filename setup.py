@@ -6,7 +6,7 @@ shadow the standard library."""
 from setuptools import find_packages, setup
 
 #: The parts, each a top-level folder. operator/ has no __init__.py (see vidgen/__init__.py).
-PARTS = ("core", "storage", "runner", "operator", "local", "bot", "analytics")
+PARTS = ("core", "storage", "runner", "operator", "local", "bot", "analytics", "api")
 
 packages = ["vidgen"]
 package_dir = {"vidgen": "vidgen"}

@@ -179,9 +179,8 @@ async def main(settings: Settings) -> None:
     """`vidgen bot`: cluster mode (the Kubernetes launcher) on the configured database/storage."""
     from vidgen.core.db.engine import make_engine, make_sessionmaker
     from vidgen.core.logging import configure_logging
+    from vidgen.operator.k8s_launcher import KubernetesLauncher
     from vidgen.storage import open_storage
-
-    from .k8s_launcher import KubernetesLauncher
 
     configure_logging(settings.log_format, settings.log_level)
     bot = create_bot(settings)

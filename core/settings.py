@@ -207,6 +207,30 @@ class Settings(BaseSettings):
         3, ge=0, description="restarts of an attempt whose runner vanished (no result) before it fails"
     )
 
+    # --- HTTP API (`vidgen api`; `vidgen local` serves it when api_port is set) ----------------
+    api_host: str = Field("0.0.0.0", description="where the HTTP API listens")
+    api_port: int | None = Field(None, ge=1, le=65535, description="the HTTP API's port (local mode)")
+    api_public_url: str | None = Field(None, description="the API's public base URL, for signed links")
+    api_link_secret: SecretStr | None = Field(
+        None, description="HMAC key for the API's signed video links (one per installation)"
+    )
+    api_link_ttl_seconds: int = Field(900, gt=0, le=7 * 24 * 3600, description="lifetime of a video link")
+    api_rate_limit: int = Field(60, ge=1, description="requests per key per window")
+    api_rate_window_seconds: float = Field(60.0, gt=0)
+    api_allow_private_webhooks: bool = Field(
+        False, description="allow webhook and photo URLs to private addresses (loopback: local mode only)"
+    )
+    api_max_page_size: int = Field(100, ge=1, le=1000)
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="one webhook POST")
+    webhook_poll_seconds: float = Field(2.0, gt=0, description="how often the webhook dispatcher looks")
+    webhook_retry_delays_seconds: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="waits before each retry of a webhook (comma-separated); then it is given up",
+    )
+    webhook_failed_grace_seconds: float = Field(
+        60.0, ge=0, description="a failed generation's webhook waits this long for its refund"
+    )
+
     # --- analytics (Metabase, for `vidgen analytics provision`) -------------------------------
     metabase_url: str | None = Field(None, description="Metabase base URL, e.g. http://metabase:3000")
     metabase_user: str | None = Field(None, description="Metabase login (an admin's e-mail)")
@@ -232,6 +256,13 @@ class Settings(BaseSettings):
             bad = [a for a in value if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", str(a))]
             if bad or not value or len(set(value)) != len(value):
                 raise ValueError("provider accounts: distinct lowercase names (a-z, 0-9, -), at least one")
+        return value
+
+    @field_validator("webhook_retry_delays_seconds", mode="before")
+    @classmethod
+    def _retry_delays(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [float(part) for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("sandbox_failures", mode="before")

@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.engine import make_url
 
@@ -112,14 +112,19 @@ def describe(settings: Settings) -> list[str]:
 
 
 async def run_local(
-    settings: Settings, stop: asyncio.Event, *, announce: Callable[[str], None] = say
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    announce: Callable[[str], None] = say,
+    api_started: asyncio.Event | None = None,
 ) -> LocalRun:
-    """Run until `stop` is set; returns what was resumed and what was interrupted."""
-    from vidgen.bot.app import serve
-    from vidgen.operator.delivery import TelegramDelivery, make_bot
-    from vidgen.operator.progress import ProgressEditor
+    """Run until `stop` is set; returns what was resumed and what was interrupted. The bot runs
+    when there is a Telegram token, the HTTP API when `api_port` is set (at least one of them)."""
+    from vidgen.core.chatless import ChatlessDelivery
 
-    settings.require("telegram_token")
+    telegram = bool(settings.secret("telegram_token"))
+    if not telegram and settings.api_port is None:
+        settings.require("telegram_token")  # one line: set a token, or VIDGEN_API_PORT
     lock = RunsLock.take(settings.local_runs_dir)
     report = LocalRun()
     try:
@@ -129,32 +134,85 @@ async def run_local(
         storage = open_storage(settings)
         for line in describe(settings):
             announce(line)
-        operator_bot = make_bot(settings)  # the operator's own Bot, as in a cluster
-        progress = ProgressEditor(operator_bot, settings.progress_min_interval_seconds)
+        operator_bot: Any = None
+        progress: Any
+        if telegram:
+            from vidgen.operator.delivery import TelegramDelivery, make_bot
+            from vidgen.operator.progress import ProgressEditor
+
+            operator_bot = make_bot(settings)  # the operator's own Bot, as in a cluster
+            progress = ProgressEditor(operator_bot, settings.progress_min_interval_seconds)
+            delivery = ChatlessDelivery(TelegramDelivery(operator_bot, storage))
+        else:
+            from .generate import NoProgress
+
+            progress = NoProgress()
+            delivery = ChatlessDelivery(None)  # API requests only: the video stays in storage
         controller = LocalController(
             settings,
             sessions,
-            delivery=TelegramDelivery(operator_bot, storage),
+            delivery=delivery,
             progress=progress,
             scope=Scope(exclude_users=frozenset({LOCAL_USER_ID})),  # `vidgen generate` drives its own
         )
+        launcher = LocalLauncher(controller)
         try:
             report.resumed = await controller.start()
             if report.resumed:
                 announce(f"resuming {len(report.resumed)} unfinished generation(s)")
-            announce("starting the bot (polling); Ctrl-C stops (running videos resume at the next start)")
-            await serve(
-                settings,
-                sessions=sessions,
-                storage=storage,
-                launcher=LocalLauncher(controller),
-                stop=stop,
-                handle_signals=False,
-            )
+            parts: list[Awaitable[None]] = []
+            if settings.api_port is not None:
+                from vidgen.api.server import serve_api
+
+                # This machine only, unless VIDGEN_API_HOST says otherwise (a cluster binds all).
+                host = settings.api_host if "api_host" in settings.model_fields_set else "127.0.0.1"
+                announce(
+                    f"serving the HTTP API on http://{host}:{settings.api_port} "
+                    f"(docs: http://127.0.0.1:{settings.api_port}/docs; keys: vidgen api-keys create)"
+                )
+                parts.append(
+                    serve_api(
+                        settings,
+                        sessions,
+                        storage,
+                        launcher,
+                        controller,
+                        stop,
+                        port=settings.api_port,
+                        host=host,
+                        allow_loopback=True,  # local mode: webhooks to this machine are the point
+                        started=api_started,
+                    )
+                )
+            if telegram:
+                from vidgen.bot.app import serve
+
+                announce("starting the bot (polling); Ctrl-C stops (running videos resume at the next start)")
+                parts.append(
+                    serve(
+                        settings,
+                        sessions=sessions,
+                        storage=storage,
+                        launcher=launcher,
+                        stop=stop,
+                        handle_signals=False,
+                    )
+                )
+            else:
+                announce("no VIDGEN_TELEGRAM_TOKEN: the HTTP API only; Ctrl-C stops")
+            try:
+                await asyncio.gather(*parts)
+            except OSError as exc:
+                from vidgen.api.server import ApiStartError
+
+                if isinstance(exc, ApiStartError):
+                    raise LocalModeError(str(exc)) from None
+                raise
         finally:
             report.interrupted = await controller.stop()
             await progress.aclose()
-            await operator_bot.session.close()
+            if operator_bot is not None:
+                await operator_bot.session.close()
             await engine.dispose()
     finally:
         lock.release()

@@ -21,8 +21,9 @@ def register(sub: Any) -> None:
         help="run the bot, a local controller and the runner on this machine (no cluster)",
         description="The bot (polling), a local controller and one runner subprocess per attempt, "
         "on SQLite ./vidgen.db and ./data by default (VIDGEN_DATABASE_URL, VIDGEN_STORAGE_URL for "
-        "PostgreSQL/S3). Needs VIDGEN_TELEGRAM_TOKEN; without VIDGEN_KIE_API_KEY the sandbox "
-        "provider makes the videos. Ctrl-C stops; running videos resume at the next start.",
+        "PostgreSQL/S3). Needs VIDGEN_TELEGRAM_TOKEN, or VIDGEN_API_PORT for the HTTP API (both: "
+        "both run); without VIDGEN_KIE_API_KEY the sandbox provider makes the videos. Ctrl-C "
+        "stops; running videos resume at the next start.",
     )
     local.set_defaults(handler=run_local)
 
@@ -57,7 +58,8 @@ def run_local(args: argparse.Namespace) -> int:
     from vidgen.core.settings import load_settings
 
     settings = load_settings()
-    settings.require("telegram_token")  # a ConfigError: one line, exit 2 (vidgen.cli)
+    if settings.api_port is None:
+        settings.require("telegram_token")  # a ConfigError: one line, exit 2 (vidgen.cli)
     configure_logging(settings.log_format, settings.log_level)  # before the modules bind loggers
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its start-up chatter
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import kopf
 
+from vidgen.core.chatless import ChatlessDelivery
 from vidgen.core.db.engine import SessionMaker, make_engine, make_sessionmaker
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings
@@ -202,7 +203,7 @@ class OperatorRuntime:
             KubeGenerationStore(api, time.time),
             JobExecutor(api, settings),
             Settlement(sessions),
-            TelegramDelivery(bot, open_storage(settings)),
+            ChatlessDelivery(TelegramDelivery(bot, open_storage(settings))),  # API requests: no chat
             progress,
             metrics,
         )

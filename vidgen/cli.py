@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "vidgen.bot.cli",
     "vidgen.local.cli",
     "vidgen.analytics.cli",
+    "vidgen.api.cli",
 ]
 
 #: Top-level packages each command needs (its extra). An image installs some extras only — the
@@ -30,6 +31,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "vidgen.bot.cli": ("aiogram", "kubernetes", "prometheus_client", "PIL"),
     "vidgen.local.cli": ("aiogram", "openai", "httpx", "imageio_ffmpeg", "PIL", "prometheus_client"),
     "vidgen.analytics.cli": ("httpx",),
+    "vidgen.api.cli": ("fastapi", "uvicorn", "multipart", "standardwebhooks"),
 }
 
 

@@ -158,3 +158,75 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ApiKey(Base):
+    """A key for the HTTP API, bound to an account (a user's credits). Only the key's SHA-256 is
+    stored; `prefix` (public, unique) finds the row. `webhook_secret` signs this key's webhooks
+    (Standard Webhooks, `whsec_…`): it has to be readable to sign, so it is kept as is."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_api_keys_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiRequest(Base):
+    """One POST /v1/generations: its generation's name (derived from the account and the
+    Idempotency-Key, so a retry maps to the same generation), the request's fingerprint (a reuse
+    of the key with another body is refused) and where its webhook goes."""
+
+    __tablename__ = "api_requests"
+
+    generation: Mapped[str] = mapped_column(String(63), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    api_key_id: Mapped[int] = mapped_column(Integer, ForeignKey("api_keys.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_api_requests_user_created", "user_id", "created_at"),)
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: one message per (generation, event type), sent until a 2xx answer or
+    the retries run out; `msg_id` is the `webhook-id` every attempt carries (receivers dedupe)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("generation", "event_type", name="uq_webhook_deliveries_gen_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    msg_id: Mapped[str] = mapped_column(String(64), unique=True)
+    generation: Mapped[str] = mapped_column(String(63))
+    event_type: Mapped[str] = mapped_column(String(32))
+    api_key_id: Mapped[int] = mapped_column(Integer, ForeignKey("api_keys.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookAttempt(Base):
+    """Each try at sending a webhook: when, what came back."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(Integer, ForeignKey("webhook_deliveries.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -64,6 +64,19 @@ ALL_ON: dict[str, Any] = {
         },
         "podDisruptionBudget": {"enabled": True, "minAvailable": 2},
     },
+    "api": {
+        "enabled": True,
+        "replicas": 2,
+        "publicUrl": "https://api.example.com",
+        "existingSecret": "api-links",
+        "ingress": {
+            "enabled": True,
+            "className": "nginx",
+            "host": "api.example.com",
+            "tlsSecretName": "api-tls",
+        },
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+    },
     "networkPolicy": {
         "enabled": True,
         "metricsNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
@@ -90,6 +103,7 @@ ALL_ON_BUILTIN: dict[str, Any] = {
     "externalDatabase": {"existingSecret": ""},
     "storage": {"url": "file:///data", "persistence": {"enabled": True}},
     "metabase": {"enabled": True, "provisioning": {"adminPassword": "mb-pass"}},
+    "api": {**copy.deepcopy(ALL_ON["api"]), "existingSecret": "", "linkSecret": "links-key"},
 }
 
 

@@ -105,11 +105,13 @@ def test_each_workload_uses_its_own_account(values: dict[str, Any] | None) -> No
     }
     assert accounts["vidgen-operator"] == "vidgen-operator"
     assert accounts["vidgen-bot"] == "vidgen-bot"
+    assert accounts.get("vidgen-api", "vidgen-api") == "vidgen-api"  # the HTTP API, when enabled
     # Everything else (PostgreSQL, Metabase, the provisioning Job) talks to no Kubernetes API.
     for d in docs:
         if d["kind"] in ("Deployment", "StatefulSet", "Job") and d["metadata"]["name"] not in (
             "vidgen-operator",
             "vidgen-bot",
+            "vidgen-api",
         ):
             spec = d["spec"]["template"]["spec"]
             assert spec.get("serviceAccountName") is None, d["metadata"]["name"]

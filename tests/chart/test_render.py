@@ -56,11 +56,10 @@ def test_custom_resources_are_well_formed(case: str) -> None:
             spec = doc["spec"]
             assert set(spec) == {"jobLabel", "selector", "namespaceSelector", "endpoints"}
             assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
-            assert spec["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
-            assert spec["selector"]["matchLabels"]["vidgen.io/metrics-job"] in (
-                "vidgen-operator",
-                "vidgen-bot",
-            )
+            job = spec["selector"]["matchLabels"]["vidgen.io/metrics-job"]
+            assert job in ("vidgen-operator", "vidgen-bot", "vidgen-api")
+            port = "http" if job == "vidgen-api" else "metrics"  # the API serves /metrics on its port
+            assert spec["endpoints"] == [{"port": port, "path": "/metrics", "interval": "30s"}]
         elif doc["kind"] == "PrometheusRule":
             groups = doc["spec"]["groups"]
             assert [g["name"] for g in groups] == ["vidgen"]

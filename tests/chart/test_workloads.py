@@ -327,6 +327,7 @@ def test_pod_disruption_budgets_and_network_policies() -> None:
         "vidgen-runner",
         "vidgen-postgresql",
         "vidgen-metabase",
+        "vidgen-api",
     }
     assert policies["vidgen-runner"] == {
         "podSelector": {"matchExpressions": [{"key": "vidgen.io/generation", "operator": "Exists"}]},
@@ -352,7 +353,7 @@ def test_monitoring_objects_are_gated() -> None:
     assert not find(render(), "ServiceMonitor") and not find(render(), "PrometheusRule")
     docs = render(ALL_ON)
     monitors = {d["metadata"]["name"]: d for d in find(docs, "ServiceMonitor")}
-    assert set(monitors) == {"vidgen-operator", "vidgen-bot"}
+    assert set(monitors) == {"vidgen-operator", "vidgen-bot", "vidgen-api"}
     assert monitors["vidgen-operator"]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     # The services carry the label the ServiceMonitor names the job after.
     service = one(docs, "Service", "vidgen-operator-metrics")

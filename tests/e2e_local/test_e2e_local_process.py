@@ -66,6 +66,8 @@ async def test_sigkill_mid_generation_then_restart_delivers_once(tmp_path: Path,
         second = LocalProcess(tmp_path, env, "second")
         user = TelegramUser(tg, USER)
         try:
+            # the bot polls only after start-up (imports, migrations): slow on a busy machine
+            await until(lambda: "starting the bot" in first.output, 60, "the start-up lines")
             await user.request_video("the cat jumps", message_id=900)
             await until(lambda: kie.create_calls == 1 and checkpoints(tmp_path), 30, "the paid task")
             job, pid = runner_pid(tmp_path)

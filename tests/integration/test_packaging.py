@@ -19,6 +19,7 @@ FOLDERS = {
     "analytics": "vidgen/analytics",
     "storage": "vidgen/storage",
     "local": "vidgen/local",
+    "api": "vidgen/api",
 }
 
 

@@ -11,7 +11,14 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 FRAMEWORKS = {"kopf", "aiogram", "kubernetes", "httpx", "openai", "aiohttp", "boto3"}
-OTHER_PARTS = {"vidgen.bot", "vidgen.operator", "vidgen.runner", "vidgen.local", "vidgen.analytics"}
+OTHER_PARTS = {
+    "vidgen.bot",
+    "vidgen.operator",
+    "vidgen.runner",
+    "vidgen.local",
+    "vidgen.analytics",
+    "vidgen.api",
+}
 PURE = ["errors.py", "lifecycle.py", "admission.py", "ledger.py", "result.py", "models.py"]
 IMPURE_FOR_DECISIONS = {"sqlalchemy", "structlog", "time", "datetime", "asyncio", "os", "socket", "requests"}
 
@@ -50,7 +57,7 @@ ROOT = CORE.parent
 #: Processes that run the bot beside other parts: `vidgen local` (the bot and the local controller
 #: in one process). They compose parts; nothing else may import the bot.
 COMPOSITION_ROOTS = {Path("local/app.py")}
-PARTS = ["core", "storage", "runner", "operator", "local", "bot", "analytics"]
+PARTS = ["core", "storage", "runner", "operator", "local", "bot", "analytics", "api"]
 
 
 def _py_files(*folders: str) -> list[Path]:
@@ -116,7 +123,7 @@ def test_reconciler_and_local_mode_import_no_aiogram_and_no_bot(module: str) -> 
 
 @pytest.mark.parametrize(
     "path",
-    _py_files("core", "storage", "runner", "operator", "local", "analytics"),
+    _py_files("core", "storage", "runner", "operator", "local", "analytics", "api"),
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_nothing_imports_the_bot(path: Path) -> None:

@@ -12,9 +12,9 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from vidgen.bot.k8s_launcher import KubernetesLauncher, load_api_client, manifest
 from vidgen.core.models import GenerationSpec, generation_name, photo_key
 from vidgen.core.settings import Settings
+from vidgen.operator.k8s_launcher import KubernetesLauncher, load_api_client, manifest
 
 CRD = Path(__file__).resolve().parents[3] / "crds" / "videogeneration.yaml"
 RESOURCE = "vidgen.io/v1alpha1/videogenerations"

@@ -21,7 +21,7 @@ def test_runs_as_a_non_root_user() -> None:
 
 
 def test_installs_the_bot_and_operator_extras() -> None:
-    assert '".[bot,operator]"' in DOCKERFILE and "o['bot'] + o['operator']" in DOCKERFILE
+    assert '".[bot,operator,api]"' in DOCKERFILE and "o['bot'] + o['operator'] + o['api']" in DOCKERFILE
 
 
 def test_copies_every_folder_setup_py_maps() -> None:

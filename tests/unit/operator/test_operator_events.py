@@ -30,7 +30,7 @@ def test_stamps_and_micro_time() -> None:
 
 
 def test_the_bot_creates_generations_with_the_operators_finalizer() -> None:
-    from vidgen.bot.k8s_launcher import FINALIZER, manifest
+    from vidgen.operator.k8s_launcher import FINALIZER, manifest
     from vidgen.core.models import GenerationSpec
     from vidgen.operator import handlers
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 OPERATOR = Path(__file__).resolve().parents[3] / "operator"
-SHELL = {"handlers.py", "k8s.py"}
+SHELL = {"handlers.py", "k8s.py", "k8s_launcher.py"}  # the shell and the Kubernetes adapters
 FRAMEWORKS = {"kopf", "kubernetes"}
 
 

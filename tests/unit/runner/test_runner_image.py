@@ -224,7 +224,7 @@ print(" ".join(sorted(build_parser()._subparsers._group_actions[0].choices)))
 def test_the_runner_image_cli_offers_only_what_it_can_run() -> None:
     """Without the bot and operator extras (as in the runner image), `vidgen` lists no
     `operator`, `bot` or `local` command (they would crash there with a traceback)."""
-    blocked = ["aiogram", "kopf", "kubernetes", "prometheus_client", "redis", "aiolimiter"]
+    blocked = ["aiogram", "kopf", "kubernetes", "prometheus_client", "redis", "aiolimiter", "fastapi"]
     proc = subprocess.run(
         [sys.executable, "-c", CLI_HELP.format(blocked=blocked)], capture_output=True, text=True, timeout=60
     )

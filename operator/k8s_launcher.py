@@ -1,4 +1,5 @@
-"""GenerationLauncher on the Kubernetes API: creates the VideoGeneration custom resource with the
+"""GenerationLauncher (and its counterpart, cancelling) on the Kubernetes API — used by the bot and
+the HTTP API, so it lives with the operator's Kubernetes adapters: creates the VideoGeneration custom resource with the
 official `kubernetes` client (in-cluster service account, else a kubeconfig).
 
 The object's name is the generation's name (derived from the request token), so a retried
@@ -111,3 +112,25 @@ class KubernetesLauncher:
             generation=spec.name,
             namespace=self.namespace,
         )
+
+    def _delete(self, name: str) -> bool:
+        try:
+            self.api.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def cancel(self, name: str) -> None:
+        """Delete the VideoGeneration: the operator's finalizer stops its attempt and refunds it
+        unless it had finished. Idempotent (an object already gone is fine)."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(_transient),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.wait_seconds, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                deleted = await asyncio.to_thread(self._delete, name)
+        log.info("videogeneration deleted" if deleted else "videogeneration already gone", generation=name)

@@ -1,0 +1,1 @@
+"""vidgen.api: the HTTP API for third-party developers (FastAPI), with signed webhooks."""
