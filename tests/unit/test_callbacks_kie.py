@@ -93,3 +93,17 @@ def test_veo_and_runway_shapes_are_read() -> None:
 def test_any_input_is_answered_never_raised(body: bytes, headers: dict[str, str]) -> None:
     verdict = verify_kie_callback(headers, body, KEY, NOW)
     assert isinstance(verdict, CallbackRefused)  # nothing random carries a valid signature
+
+
+def test_settings_name_the_callback_url_and_the_patience() -> None:
+    from vidgen.core.settings import load_settings
+
+    plain = load_settings(_env_file=None)
+    assert plain.kie_callback_url("vg-1-abc") is None  # no base URL: polling only
+    assert plain.rate_limit_patience_seconds == plain.provider_rate_window_seconds + 2
+    assert plain.kie_status_rate_per_second == 10
+    wired = load_settings(
+        _env_file=None, kie_callback_base_url="https://vidgen.example/", kie_rate_limit_patience_seconds=5
+    )
+    assert wired.kie_callback_url("vg-1-abc") == "https://vidgen.example/kie/callback/vg-1-abc"
+    assert wired.rate_limit_patience_seconds == 5
