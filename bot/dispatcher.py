@@ -21,10 +21,10 @@ from vidgen.core.ports import GenerationLauncher, Storage
 from vidgen.core.settings import Settings
 
 from . import errors
+from .i18n import UserLanguageMiddleware
 from .middlewares import (
     BlockedUserMiddleware,
     DbSessionMiddleware,
-    I18nMiddleware,
     MetricsMiddleware,
     ThrottlingMiddleware,
     UserMiddleware,
@@ -81,7 +81,7 @@ def create_dispatcher(
     dp.update.outer_middleware(MetricsMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(sessions))
     dp.update.outer_middleware(UserMiddleware(settings))
-    dp.update.outer_middleware(I18nMiddleware())
+    dp.update.outer_middleware(UserLanguageMiddleware())
     dp.update.outer_middleware(BlockedUserMiddleware())
     dp.update.outer_middleware(ThrottlingMiddleware(settings.throttle_seconds))
     dp.include_routers(*(_adopt(router) for router in [errors.router, *all_routers()]))

@@ -16,6 +16,7 @@ from .callbacks import (
     BuyCallback,
     CancelCallback,
     ConfirmCallback,
+    FewerCallback,
     HistoryCallback,
     LanguageCallback,
     MenuCallback,
@@ -92,15 +93,29 @@ def buy(lang: str, items: Sequence[StarsPackage]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def confirm(lang: str, token: str, offer: Sequence[StarsPackage] = ()) -> InlineKeyboardMarkup:
-    """Confirm / Cancel; with packages to buy above them when the balance is too low."""
+def confirm(
+    lang: str, token: str, offer: Sequence[StarsPackage] = (), fewer: int = 0
+) -> InlineKeyboardMarkup:
+    """Confirm / Cancel; with packages to buy above them when the balance is too low, and for an
+    album the balance covers only in part, "Make N" (`fewer`)."""
     rows = packages(lang, offer)
+    if fewer:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=t("button.fewer", lang, videos=fewer),
+                    callback_data=FewerCallback(token=token, count=fewer).pack(),
+                )
+            ]
+        )
     rows.append(
         [
             InlineKeyboardButton(
                 text=t("button.confirm", lang), callback_data=ConfirmCallback(token=token).pack()
             ),
-            InlineKeyboardButton(text=t("button.cancel", lang), callback_data=CancelCallback().pack()),
+            InlineKeyboardButton(
+                text=t("button.cancel", lang), callback_data=CancelCallback(token=token).pack()
+            ),
         ]
     )
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -22,7 +22,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vidgen.core.catalogue import DEFAULT_MODEL, MODELS
-from vidgen.core.db import events, generations, requests
+from vidgen.core.db import events, generations, requests, sqla_ledger
 from vidgen.core.errors import InputError
 from vidgen.core.logging import get_logger
 from vidgen.core.models import GenerationSpec, generation_name, photo_key
@@ -71,6 +71,27 @@ class Draft:
     prompt: str = ""
     model: str = DEFAULT_MODEL
     aspect_ratio: str = "portrait"
+    #: An album: its media_group_id, the further photos as (name, photo key) in arrival order
+    #: (one video each), and the id of the screen message edited as they arrive.
+    album: str = ""
+    more: tuple[tuple[str, str], ...] = ()
+    screen: int = 0
+
+    @property
+    def count(self) -> int:
+        """How many videos this draft makes (one per photo)."""
+        return 1 + len(self.more)
+
+    def items(self) -> list[tuple[str, str]]:
+        """(generation name, photo key) of every video, the first one first."""
+        return [(self.name, self.photo), *self.more]
+
+    def add_photo(self, name: str, photo: str) -> Draft:
+        return replace(self, more=(*self.more, (name, photo)))
+
+    def first(self, count: int) -> Draft:
+        """The same draft keeping only its first `count` photos ("make fewer")."""
+        return replace(self, more=self.more[: max(0, count - 1)])
 
     def to_data(self) -> dict[str, Any]:
         return {"draft": asdict(self)}
@@ -81,9 +102,11 @@ class Draft:
         if not isinstance(raw, dict):
             return None
         try:
-            return cls(**raw)
+            draft = cls(**raw)
         except TypeError:
             return None
+        # JSON (Redis) turns the tuples into lists.
+        return replace(draft, more=tuple((str(n), str(p)) for n, p in draft.more))
 
     def with_option(self, field: str, value: str) -> Draft:
         if field == "model":
@@ -135,6 +158,13 @@ class GenerationService:
     async def receive_photo(self, bot: Bot, session: AsyncSession, user_id: int, media: Media) -> Draft:
         """Download the photo (after checking its announced size), store it as JPEG under the new
         request's name, and record the event. Nothing is charged here."""
+        token, name, key = await self.store_photo(bot, session, user_id, media)
+        return Draft(token=token, name=name, photo=key)
+
+    async def store_photo(
+        self, bot: Bot, session: AsyncSession, user_id: int, media: Media
+    ) -> tuple[str, str, str]:
+        """(token, generation name, photo key) of a newly stored photo."""
         self.check_size(media.file_size)
         token = self.new_token()
         name = generation_name(user_id, token)
@@ -153,9 +183,8 @@ class GenerationService:
             source=media.source,
             bytes=len(data),
         )
-        await session.commit()
         log.info("photo stored", generation=name, bytes=len(jpeg))
-        return Draft(token=token, name=name, photo=key)
+        return token, name, key
 
     def check_prompt(self, text: str | None) -> str:
         prompt = (text or "").strip()
@@ -184,16 +213,24 @@ class GenerationService:
     # --- confirm ----------------------------------------------------------------------------
 
     def spec_for(
-        self, draft: Draft, *, user_id: int, chat_id: int, status_message_id: int | None, language: str
+        self,
+        draft: Draft,
+        *,
+        user_id: int,
+        chat_id: int,
+        status_message_id: int | None,
+        language: str,
+        item: tuple[str, str] | None = None,
     ) -> GenerationSpec:
         info = MODELS.get(draft.model)
         if info is None:
             raise InputError("unknown_model", draft.model)
+        name, photo = item or (draft.name, draft.photo)
         spec = GenerationSpec(
-            name=draft.name,
+            name=name,
             user_id=user_id,
             chat_id=chat_id,
-            photo=draft.photo,
+            photo=photo,
             prompt=draft.prompt,
             model=draft.model,
             aspect_ratio=draft.aspect_ratio,
@@ -211,6 +248,21 @@ class GenerationService:
         if created:
             GENERATIONS_REQUESTED.inc()
         return balance, created
+
+    async def request_batch(self, session: AsyncSession, specs: list[GenerationSpec]) -> tuple[int, int]:
+        """An album's videos: one debit per video, all or none, in one transaction. Returns
+        (balance after, how many this call created)."""
+        balance, created = await requests.request_many(session, specs, self.cost)
+        GENERATIONS_REQUESTED.inc(created)
+        return balance, created
+
+    async def paid(self, session: AsyncSession, user_id: int, token: str) -> int | None:
+        """The user's balance if the request of `token` was paid and not refunded (it is on its
+        way), else None (never requested, or refunded)."""
+        found = await generations.get(session, generation_name(user_id, token))
+        if found is None or found.user_id != user_id or found.refunded:
+            return None
+        return await sqla_ledger.balance_of(session, user_id)
 
     async def launch(self, session: AsyncSession, spec: GenerationSpec) -> bool:
         return await requests.launch(session, self.launcher, spec)

@@ -32,7 +32,7 @@ async def test_signup_grants_two_credits_and_shows_the_menu(harness: Harness) ->
 async def test_photo_prompt_confirm_launches_with_the_right_spec_and_one_debit(harness: Harness) -> None:
     confirm = await harness.prepare(USER, prompt="a cat dancing in the rain", message_id=500)
     confirm_screen = harness.last("editMessageText", USER)
-    assert "Cost: 1 credit(s). Balance: 2." in confirm_screen.params["text"]
+    assert "Cost: 1 credit. Balance: 2 credits." in confirm_screen.params["text"]
     assert harness.launcher.calls == []
 
     await harness.tap(USER, confirm, message_id=500)
@@ -106,7 +106,7 @@ async def test_generate_again_reuses_photo_and_prompt_with_a_new_debit(harness: 
     # The operator delivers the video with the "again:<name>" button; the user taps it.
     await harness.tap(USER, f"again:{first.name}", message_id=800)
     screen = harness.last("sendMessage", USER)
-    assert "spin around" in screen.params["text"] and "Balance: 1." in screen.params["text"]
+    assert "spin around" in screen.params["text"] and "Balance: 1 credit." in screen.params["text"]
     await harness.tap(USER, harness.callback(screen, "confirm:"), message_id=801)
 
     second = harness.launcher.specs[1]

@@ -1,0 +1,39 @@
+"""telegram_updates: the update ids the bot has handled
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-29 18:00:00
+
+Telegram delivers an update again when the bot did not acknowledge it (a webhook that timed out,
+a poller restarted before confirming its offset). The bot inserts the update's id in the same
+transaction as the update's own writes; an id already there means the update was handled and is
+skipped. Rows older than a few days are pruned by the bot's sweeper (Telegram keeps undelivered
+updates for 24 hours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "telegram_updates",
+        sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("update_id", name=op.f("pk_telegram_updates")),
+    )
+    op.create_index(op.f("ix_telegram_updates_received_at"), "telegram_updates", ["received_at"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_telegram_updates_received_at"), table_name="telegram_updates")
+    op.drop_table("telegram_updates")
