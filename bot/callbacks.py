@@ -59,5 +59,9 @@ class HistoryCallback(CallbackData, prefix="hist"):
     name: str
 
 
+class ForgetCallback(CallbackData, prefix="forget"):
+    action: str  # yes | no
+
+
 class LanguageCallback(CallbackData, prefix="lang"):
     code: str

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     webhook_path: str = Field("/webhook", pattern="^/")
     history_limit: int = Field(10, ge=1, le=50, description="generations shown by My videos")
     outbox_sweep_interval_seconds: float = Field(30.0, gt=0, description="how often the bot re-launches")
+    retention_days: int = Field(
+        30, gt=0, description="photos, videos and prompts of finished generations are deleted after this"
+    )
+    retention_sweep_interval_seconds: float = Field(
+        600.0, gt=0, description="how often the bot deletes content past the retention period"
+    )
     outbox_grace_seconds: float = Field(
         30.0, ge=0, description="outbox rows younger than this are left alone"
     )

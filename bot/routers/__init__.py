@@ -8,7 +8,7 @@ from aiogram import Router
 
 
 def all_routers() -> list[Router]:
-    from . import admin, balance, fallback, generate, help, history, payments, start
+    from . import admin, balance, fallback, generate, help, history, payments, privacy, start
 
     return [
         start.router,
@@ -18,5 +18,6 @@ def all_routers() -> list[Router]:
         balance.router,
         history.router,
         help.router,
+        privacy.router,
         fallback.router,
     ]

@@ -108,6 +108,9 @@ class Generation(Base):
     status: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     settled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     not_before: Mapped[datetime | None] = mapped_column()
+    # When its photo, video and prompt were deleted (retention or /forget); the row stays for
+    # the ledger's sake, without content (migration 0004).
+    purged_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()

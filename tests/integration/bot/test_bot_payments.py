@@ -147,4 +147,4 @@ async def test_paysupport_and_terms(harness: Harness) -> None:
     assert harness.texts(USER)[-1] == t("support.sent", "en")
     assert "I paid twice yesterday" in harness.texts(ADMIN)[-1]
     await harness.text(USER, "/terms")
-    assert harness.texts(USER)[-1] == t("terms", "en", cost=1)
+    assert harness.texts(USER)[-1] == t("terms", "en", cost=1) + "\n" + t("terms.privacy", "en", days=30)

@@ -1,4 +1,4 @@
-"""telegram_updates: the update ids the bot has handled
+"""telegram_updates: the update ids the bot has handled; generations.purged_at
 
 Revision ID: 0004
 Revises: 0003
@@ -9,6 +9,9 @@ a poller restarted before confirming its offset). The bot inserts the update's i
 transaction as the update's own writes; an id already there means the update was handled and is
 skipped. Rows older than a few days are pruned by the bot's sweeper (Telegram keeps undelivered
 updates for 24 hours).
+
+`generations.purged_at`: when a generation's photo, video and prompt were deleted (after the
+retention period, or by /forget); the row stays without content, for the ledger's sake.
 """
 
 from __future__ import annotations
@@ -32,8 +35,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("update_id", name=op.f("pk_telegram_updates")),
     )
     op.create_index(op.f("ix_telegram_updates_received_at"), "telegram_updates", ["received_at"])
+    with op.batch_alter_table("generations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f("ix_generations_purged_at"), ["purged_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("generations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_generations_purged_at"))
+        batch_op.drop_column("purged_at")
     op.drop_index(op.f("ix_telegram_updates_received_at"), table_name="telegram_updates")
     op.drop_table("telegram_updates")
