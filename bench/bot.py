@@ -202,7 +202,7 @@ async def run(
 ) -> list[Sample]:
     """Closed loop: `concurrency` users at once, each update after the previous one's answer.
     With `rate`, open loop: len(users) × 11 updates arriving `rate` per second."""
-    engine = make_engine(url, pool_size=max(10, concurrency), max_overflow=10)
+    engine = make_engine(url, relaxed_commit=True, pool_size=max(10, concurrency), max_overflow=10)
     sessions = make_sessionmaker(engine)
     session = TimedSession(api=TelegramAPIServer.from_base(f"http://127.0.0.1:{port}"))
     bot = Bot(TOKEN, session=session)

@@ -49,6 +49,8 @@ class GenerationSpec:
     priority: int = 0
     requested_at: str | None = None
     language: str = "en"
+    #: Scheduled generation: not to start before this moment (RFC 3339, UTC); None = now.
+    scheduled_at: str | None = None
 
     def validate(self, max_prompt_chars: int = 1000) -> GenerationSpec:
         if not NAME_RE.match(self.name):
@@ -74,6 +76,8 @@ class GenerationSpec:
             spec["statusMessageId"] = self.status_message_id
         if self.requested_at is not None:
             spec["requestedAt"] = self.requested_at
+        if self.scheduled_at is not None:
+            spec["scheduledAt"] = self.scheduled_at
         return spec
 
     @classmethod
@@ -91,6 +95,7 @@ class GenerationSpec:
             priority=int(spec.get("priority") or 0),
             requested_at=spec.get("requestedAt"),
             language=str(spec.get("language") or "en"),
+            scheduled_at=spec.get("scheduledAt"),
         )
 
     def as_dict(self) -> dict[str, Any]:
