@@ -23,6 +23,7 @@ from .callbacks import (
     OptionCallback,
     PromptCallback,
 )
+from .services.generation import Draft
 
 
 def main_menu(lang: str) -> InlineKeyboardMarkup:
@@ -56,7 +57,9 @@ def prompt_choice(lang: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def options(lang: str, model: str, aspect_ratio: str) -> InlineKeyboardMarkup:
+def options(lang: str, draft: Draft) -> InlineKeyboardMarkup:
+    """Model, format and — for a model with a choice — length buttons (the selected ones ticked)."""
+    model, aspect_ratio = draft.model, draft.aspect_ratio
     kb = InlineKeyboardBuilder()
     for info in MODELS.values():
         mark = "✅ " if info.id == model else ""
@@ -67,9 +70,17 @@ def options(lang: str, model: str, aspect_ratio: str) -> InlineKeyboardMarkup:
             text=f"{mark}{t(f'aspect.{aspect}', lang)}",
             callback_data=OptionCallback(field="aspect", value=aspect),
         )
+    durations = MODELS[model].durations if len(MODELS[model].durations) > 1 else ()
+    for seconds in durations:
+        mark = "✅ " if seconds == draft.seconds else ""
+        kb.button(
+            text=f"{mark}{t('button.seconds', lang, seconds=seconds)}",
+            callback_data=OptionCallback(field="duration", value=str(seconds)),
+        )
     kb.button(text=t("button.continue", lang), callback_data=OptionCallback(field="next"))
     kb.button(text=t("button.cancel", lang), callback_data=CancelCallback())
-    kb.adjust(len(MODELS), len(MODELS[model].aspect_ratios), 1, 1)
+    rows = [len(MODELS), len(MODELS[model].aspect_ratios)] + ([len(durations)] if durations else []) + [1, 1]
+    kb.adjust(*rows)
     return kb.as_markup()
 
 

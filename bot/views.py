@@ -53,6 +53,7 @@ def options(lang: str, draft: Draft) -> str:
         lang,
         model=MODELS[draft.model].title,
         aspect=t(f"aspect.{draft.aspect_ratio}", lang),
+        duration=draft.seconds,
         prompt=prompt_text(lang, draft.prompt),
     )
 
@@ -67,7 +68,7 @@ def confirm(lang: str, draft: Draft, cost: int, balance: int) -> str:
             lang,
             model=MODELS[draft.model].title,
             aspect=t(f"aspect.{draft.aspect_ratio}", lang),
-            duration=MODELS[draft.model].durations[0],
+            duration=draft.seconds,
             prompt=prompt_text(lang, draft.prompt),
             videos=draft.count,
             cost=cost,
@@ -84,7 +85,7 @@ def confirm(lang: str, draft: Draft, cost: int, balance: int) -> str:
         lang,
         model=MODELS[draft.model].title,
         aspect=t(f"aspect.{draft.aspect_ratio}", lang),
-        duration=MODELS[draft.model].durations[0],
+        duration=draft.seconds,
         prompt=prompt_text(lang, draft.prompt),
         cost=cost,
         balance=balance,

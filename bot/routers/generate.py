@@ -68,12 +68,13 @@ async def _show_confirm(
 def _confirm_screen(
     lang: str, draft: Draft, balance: int, generation: GenerationService, payments: PaymentService
 ) -> tuple[str, InlineKeyboardMarkup]:
-    total = generation.cost * draft.count
+    price = generation.price(draft)
+    total = price * draft.count
     offer = payments.packages if balance < total else []
-    affordable = balance // generation.cost if generation.cost else draft.count
+    affordable = balance // price if price else draft.count
     fewer = affordable if draft.count > 1 and 0 < affordable < draft.count else 0
     return (
-        views.confirm(lang, draft, generation.cost, balance),
+        views.confirm(lang, draft, price, balance),
         keyboards.confirm(lang, draft.token, offer, fewer),
     )
 
@@ -131,9 +132,7 @@ async def photo(
         draft = replace(draft, prompt=prompt)
         await state.set_state(CreateVideo.options)
         await state.set_data(draft.to_data())
-        await message.answer(
-            views.options(lang, draft), reply_markup=keyboards.options(lang, draft.model, draft.aspect_ratio)
-        )
+        await message.answer(views.options(lang, draft), reply_markup=keyboards.options(lang, draft))
         return
     await message.answer(
         t("create.ask_prompt", lang, limit=settings.max_prompt_chars),
@@ -201,7 +200,7 @@ async def _screen(
     """The screen for the draft's step: the options, or the prompt question (with the album's
     count on top)."""
     if await state.get_state() == CreateVideo.options.state:
-        return views.options(lang, draft), keyboards.options(lang, draft.model, draft.aspect_ratio)
+        return views.options(lang, draft), keyboards.options(lang, draft)
     return (
         views.album_header(lang, draft) + t("create.ask_prompt", lang, limit=settings.max_prompt_chars),
         keyboards.prompt_choice(lang),
@@ -218,9 +217,7 @@ async def prompt(message: Message, state: FSMContext, lang: str, generation: Gen
     draft = replace(draft, prompt=generation.check_prompt(message.text))
     await state.set_state(CreateVideo.options)
     await state.set_data(draft.to_data())
-    await message.answer(
-        views.options(lang, draft), reply_markup=keyboards.options(lang, draft.model, draft.aspect_ratio)
-    )
+    await message.answer(views.options(lang, draft), reply_markup=keyboards.options(lang, draft))
 
 
 @router.callback_query(CreateVideo.prompt, PromptCallback.filter(F.action == "auto"))
@@ -234,9 +231,7 @@ async def auto_prompt(query: CallbackQuery, state: FSMContext, lang: str) -> Non
     draft = replace(draft, prompt="")
     await state.set_state(CreateVideo.options)
     await state.set_data(draft.to_data())
-    await edit_or_send(
-        query, views.options(lang, draft), keyboards.options(lang, draft.model, draft.aspect_ratio)
-    )
+    await edit_or_send(query, views.options(lang, draft), keyboards.options(lang, draft))
 
 
 @router.callback_query(CreateVideo.options, OptionCallback.filter())
@@ -275,9 +270,7 @@ async def option(
         return
     draft = changed
     await state.set_data(draft.to_data())
-    await edit_or_send(
-        query, views.options(lang, draft), keyboards.options(lang, draft.model, draft.aspect_ratio)
-    )
+    await edit_or_send(query, views.options(lang, draft), keyboards.options(lang, draft))
 
 
 @router.callback_query(ConfirmCallback.filter())
@@ -315,7 +308,7 @@ async def confirm(
         draft, user_id=user.id, chat_id=chat_id, status_message_id=status_id, language=lang
     )
     try:
-        balance, created = await generation.request(session, spec)
+        balance, created = await generation.request(session, spec, generation.price(draft))
     except InsufficientCredits as exc:
         await query.answer()
         await bot.send_message(
@@ -365,7 +358,7 @@ async def _confirm_batch(
     before the commit so their ids are in the specs)."""
     if await generation.paid(session, user.id, draft.token) is None:
         balance = await sqla_ledger.balance_of(session, user.id)
-        needed = generation.cost * draft.count
+        needed = generation.price(draft) * draft.count
         if balance < needed:
             await query.answer()
             await bot.send_message(
@@ -392,12 +385,17 @@ async def _confirm_batch(
         for item, sid in zip(draft.items(), status_ids, strict=True)
     ]
     try:
-        balance, created = await generation.request_batch(session, specs)
+        balance, created = await generation.request_batch(session, specs, generation.price(draft))
     except InsufficientCredits as exc:
         await query.answer()
         await bot.send_message(
             chat_id,
-            t("error.insufficient_credits", lang, balance=exc.balance, needed=generation.cost * draft.count)
+            t(
+                "error.insufficient_credits",
+                lang,
+                balance=exc.balance,
+                needed=generation.price(draft) * draft.count,
+            )
             + "\n"
             + t("buy.choose", lang),
             reply_markup=keyboards.buy(lang, payments.packages),

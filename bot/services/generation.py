@@ -71,6 +71,8 @@ class Draft:
     prompt: str = ""
     model: str = DEFAULT_MODEL
     aspect_ratio: str = "portrait"
+    #: The clip's length in seconds (0 = the model's default), from the model catalogue.
+    duration: int = 0
     #: An album: its media_group_id, the further photos as (name, photo key) in arrival order
     #: (one video each), and the id of the screen message edited as they arrive.
     album: str = ""
@@ -108,12 +110,29 @@ class Draft:
         # JSON (Redis) turns the tuples into lists.
         return replace(draft, more=tuple((str(n), str(p)) for n, p in draft.more))
 
+    @property
+    def seconds(self) -> int:
+        """The clip's length: the chosen one, else the model's default."""
+        info = MODELS.get(self.model)
+        if info is None:
+            return self.duration
+        return self.duration if self.duration in info.durations else info.default_duration
+
     def with_option(self, field: str, value: str) -> Draft:
         if field == "model":
             if value not in MODELS:
                 raise InputError("unknown_model", value)
             aspect = self.aspect_ratio if self.aspect_ratio in MODELS[value].aspect_ratios else "portrait"
-            return replace(self, model=value, aspect_ratio=aspect)
+            duration = self.duration if self.duration in MODELS[value].durations else 0
+            return replace(self, model=value, aspect_ratio=aspect, duration=duration)
+        if field == "duration":
+            if (
+                not value.isdigit()
+                or self.model not in MODELS
+                or int(value) not in MODELS[self.model].durations
+            ):
+                raise InputError("bad_duration", value)
+            return replace(self, duration=int(value))
         if field == "aspect":
             if value not in MODELS[self.model].aspect_ratios:
                 raise InputError("bad_aspect_ratio", value)
@@ -147,7 +166,16 @@ class GenerationService:
 
     @property
     def cost(self) -> int:
-        return int(self.settings.credits_per_video)
+        """The price of the default video (the default model at its default length)."""
+        return int(self.settings.credits_per_video) * MODELS[DEFAULT_MODEL].price()
+
+    def price(self, draft: Draft) -> int:
+        """Credits for one video of this draft: the catalogue's price for its model and length,
+        scaled by `credits_per_video`."""
+        info = MODELS.get(draft.model)
+        if info is None:
+            raise InputError("unknown_model", draft.model)
+        return int(self.settings.credits_per_video) * info.price(draft.seconds)
 
     # --- photo ------------------------------------------------------------------------------
 
@@ -208,7 +236,10 @@ class GenerationService:
         await asyncio.to_thread(self.storage.put, key, data, "image/jpeg")
         model = previous.model if previous.model in MODELS else DEFAULT_MODEL
         aspect = previous.aspect_ratio if previous.aspect_ratio in ASPECT_RATIOS else "portrait"
-        return Draft(token, new_name, key, prompt=previous.prompt, model=model, aspect_ratio=aspect)
+        duration = previous.duration_seconds if previous.duration_seconds in MODELS[model].durations else 0
+        return Draft(
+            token, new_name, key, prompt=previous.prompt, model=model, aspect_ratio=aspect, duration=duration
+        )
 
     # --- confirm ----------------------------------------------------------------------------
 
@@ -234,25 +265,27 @@ class GenerationService:
             prompt=draft.prompt,
             model=draft.model,
             aspect_ratio=draft.aspect_ratio,
-            duration_seconds=info.durations[0],
+            duration_seconds=draft.seconds,
             status_message_id=status_message_id,
             requested_at=self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
             language=language if language in ("en", "ru") else "en",
         )
         return spec.validate(self.settings.max_prompt_chars)
 
-    async def request(self, session: AsyncSession, spec: GenerationSpec) -> tuple[int, bool]:
-        """Debit + generation row + outbox row + event in one transaction, once per name
+    async def request(self, session: AsyncSession, spec: GenerationSpec, cost: int) -> tuple[int, bool]:
+        """Debit `cost` + generation row + outbox row + event in one transaction, once per name
         (`core.db.requests.request`). Launch next."""
-        balance, created = await requests.request(session, spec, self.cost)
+        balance, created = await requests.request(session, spec, cost)
         if created:
             GENERATIONS_REQUESTED.inc()
         return balance, created
 
-    async def request_batch(self, session: AsyncSession, specs: list[GenerationSpec]) -> tuple[int, int]:
+    async def request_batch(
+        self, session: AsyncSession, specs: list[GenerationSpec], cost: int
+    ) -> tuple[int, int]:
         """An album's videos: one debit per video, all or none, in one transaction. Returns
         (balance after, how many this call created)."""
-        balance, created = await requests.request_many(session, specs, self.cost)
+        balance, created = await requests.request_many(session, specs, cost)
         GENERATIONS_REQUESTED.inc(created)
         return balance, created
 
