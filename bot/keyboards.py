@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from vidgen.core.catalogue import MODELS
 from vidgen.core.settings import StarsPackage
+from vidgen.core.styles import STYLES
 from vidgen.core.texts import LANGUAGES, t
 
 from .callbacks import (
@@ -70,6 +71,12 @@ def options(lang: str, draft: Draft) -> InlineKeyboardMarkup:
             text=f"{mark}{t(f'aspect.{aspect}', lang)}",
             callback_data=OptionCallback(field="aspect", value=aspect),
         )
+    for preset in STYLES:
+        mark = "✅ " if preset.id == draft.style else ""
+        kb.button(
+            text=f"{mark}{t(f'style.{preset.id}', lang)}",
+            callback_data=OptionCallback(field="style", value=preset.id),
+        )
     durations = MODELS[model].durations if len(MODELS[model].durations) > 1 else ()
     for seconds in durations:
         mark = "✅ " if seconds == draft.seconds else ""
@@ -79,7 +86,8 @@ def options(lang: str, draft: Draft) -> InlineKeyboardMarkup:
         )
     kb.button(text=t("button.continue", lang), callback_data=OptionCallback(field="next"))
     kb.button(text=t("button.cancel", lang), callback_data=CancelCallback())
-    rows = [len(MODELS), len(MODELS[model].aspect_ratios)] + ([len(durations)] if durations else []) + [1, 1]
+    rows = [len(MODELS), len(MODELS[model].aspect_ratios), 3, len(STYLES) - 3]
+    rows += ([len(durations)] if durations else []) + [1, 1]
     kb.adjust(*rows)
     return kb.as_markup()
 

@@ -48,7 +48,7 @@ def album_header(lang: str, draft: Draft) -> str:
 
 
 def options(lang: str, draft: Draft) -> str:
-    return album_header(lang, draft) + t(
+    text = t(
         "create.options",
         lang,
         model=MODELS[draft.model].title,
@@ -56,6 +56,13 @@ def options(lang: str, draft: Draft) -> str:
         duration=draft.seconds,
         prompt=prompt_text(lang, draft.prompt),
     )
+    style = t(
+        "create.style",
+        lang,
+        style=t(f"style.{draft.style}", lang),
+        preview=t(f"style.{draft.style}.preview", lang),
+    )
+    return album_header(lang, draft) + text + "\n" + style
 
 
 def confirm(lang: str, draft: Draft, cost: int, balance: int) -> str:

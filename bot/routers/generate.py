@@ -17,6 +17,7 @@ from vidgen.core.db import generations, sqla_ledger
 from vidgen.core.db.models import User
 from vidgen.core.errors import InputError, InsufficientCredits
 from vidgen.core.settings import Settings
+from vidgen.core.styles import remembered
 from vidgen.core.texts import t
 
 from .. import keyboards, views
@@ -125,6 +126,7 @@ async def photo(
         return
     media = media_of(message)
     draft = await generation.receive_photo(bot, session, user.id, media)
+    draft = replace(draft, style=remembered(user.style))
     await state.set_state(CreateVideo.prompt)
     await state.set_data(draft.to_data())
     if message.caption:
@@ -187,7 +189,9 @@ async def _album_photo(
             )
             return
         draft = await generation.receive_photo(bot, session, user.id, media)
-        draft = replace(draft, album=str(message.media_group_id), prompt=caption or "")
+        draft = replace(
+            draft, album=str(message.media_group_id), prompt=caption or "", style=remembered(user.style)
+        )
         await state.set_state(CreateVideo.options if caption else CreateVideo.prompt)
         text, markup = await _screen(state, draft, lang, settings)
         sent = await message.answer(text, reply_markup=markup)
@@ -268,6 +272,8 @@ async def option(
     changed = draft.with_option(callback_data.field, callback_data.value)
     if changed == draft:  # the option already selected: the screen is already right
         return
+    if changed.style != draft.style:
+        await accounts.set_style(session, user.id, changed.style)
     draft = changed
     await state.set_data(draft.to_data())
     await edit_or_send(query, views.options(lang, draft), keyboards.options(lang, draft))

@@ -21,6 +21,7 @@ from aiogram import Bot
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vidgen.core import styles
 from vidgen.core.catalogue import DEFAULT_MODEL, MODELS
 from vidgen.core.db import events, generations, requests, sqla_ledger
 from vidgen.core.errors import InputError
@@ -28,6 +29,7 @@ from vidgen.core.logging import get_logger
 from vidgen.core.models import GenerationSpec, generation_name, photo_key
 from vidgen.core.ports import GenerationLauncher, Storage
 from vidgen.core.settings import Settings
+from vidgen.core.styles import DEFAULT_STYLE
 from vidgen.storage import StorageKeyError
 from vidgen.storage.photos import normalise_image
 
@@ -73,6 +75,8 @@ class Draft:
     aspect_ratio: str = "portrait"
     #: The clip's length in seconds (0 = the model's default), from the model catalogue.
     duration: int = 0
+    #: The style preset (core/styles.py).
+    style: str = DEFAULT_STYLE
     #: An album: its media_group_id, the further photos as (name, photo key) in arrival order
     #: (one video each), and the id of the screen message edited as they arrive.
     album: str = ""
@@ -125,6 +129,8 @@ class Draft:
             aspect = self.aspect_ratio if self.aspect_ratio in MODELS[value].aspect_ratios else "portrait"
             duration = self.duration if self.duration in MODELS[value].durations else 0
             return replace(self, model=value, aspect_ratio=aspect, duration=duration)
+        if field == "style":
+            return replace(self, style=styles.style(value).id)
         if field == "duration":
             if (
                 not value.isdigit()
@@ -257,12 +263,15 @@ class GenerationService:
         if info is None:
             raise InputError("unknown_model", draft.model)
         name, photo = item or (draft.name, draft.photo)
+        prompt = styles.style(draft.style).apply(draft.prompt)
+        if len(prompt) > self.settings.max_prompt_chars:
+            raise InputError("style_too_long", str(len(prompt)))
         spec = GenerationSpec(
             name=name,
             user_id=user_id,
             chat_id=chat_id,
             photo=photo,
-            prompt=draft.prompt,
+            prompt=prompt,
             model=draft.model,
             aspect_ratio=draft.aspect_ratio,
             duration_seconds=draft.seconds,

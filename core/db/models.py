@@ -50,6 +50,8 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     balance: Mapped[int] = mapped_column(Integer, default=0)
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The style preset chosen last (core/styles.py), offered first next time (migration 0004).
+    style: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -12,6 +12,7 @@ updates for 24 hours).
 
 `generations.purged_at`: when a generation's photo, video and prompt were deleted (after the
 retention period, or by /forget); the row stays without content, for the ledger's sake.
+`users.style`: the style preset the user chose last (core/styles.py), offered first next time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("update_id", name=op.f("pk_telegram_updates")),
     )
     op.create_index(op.f("ix_telegram_updates_received_at"), "telegram_updates", ["received_at"])
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("style", sa.String(length=32), nullable=True))
     with op.batch_alter_table("generations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f("ix_generations_purged_at"), ["purged_at"], unique=False)
@@ -44,5 +47,7 @@ def downgrade() -> None:
     with op.batch_alter_table("generations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_generations_purged_at"))
         batch_op.drop_column("purged_at")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("style")
     op.drop_index(op.f("ix_telegram_updates_received_at"), table_name="telegram_updates")
     op.drop_table("telegram_updates")
