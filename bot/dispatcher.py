@@ -29,6 +29,7 @@ from .middlewares import (
     ThrottlingMiddleware,
     UserMiddleware,
 )
+from .response_models import keep_response_models
 from .routers import all_routers
 from .services import AccountService, AdminService, GenerationService, HistoryService, PaymentService
 
@@ -64,6 +65,7 @@ def create_dispatcher(
     controller in local mode); `fsm_storage` overrides the conversation-state store;
     `generation` replaces the GenerationService (tests inject token/clock); `extra` is passed to
     handlers as more workflow data."""
+    keep_response_models()
     dp = Dispatcher(
         storage=fsm_storage if fsm_storage is not None else fsm_storage_for(settings),
         name="vidgen",
