@@ -32,6 +32,7 @@ from .middlewares import (
 from .response_models import keep_response_models
 from .routers import all_routers
 from .services import AccountService, AdminService, GenerationService, HistoryService, PaymentService
+from .services.referrals import ReferralService
 
 
 def fsm_storage_for(settings: Settings) -> BaseStorage:
@@ -78,6 +79,7 @@ def create_dispatcher(
         accounts=AccountService(settings),
         history=HistoryService(settings, storage),
         admin=AdminService(settings),
+        referral=ReferralService(settings),
         **extra,
     )
     dp.update.outer_middleware(MetricsMiddleware())

@@ -34,7 +34,8 @@ def main_menu(lang: str) -> InlineKeyboardMarkup:
     kb.button(text=t("button.buy", lang), callback_data=MenuCallback(action="buy"))
     kb.button(text=t("button.history", lang), callback_data=MenuCallback(action="history"))
     kb.button(text=t("button.help", lang), callback_data=MenuCallback(action="help"))
-    kb.adjust(1, 2, 2)
+    kb.button(text=t("button.invite", lang), callback_data=MenuCallback(action="invite"))
+    kb.adjust(1, 2, 2, 1)
     return kb.as_markup()
 
 

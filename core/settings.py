@@ -51,6 +51,11 @@ class Settings(BaseSettings):
 
     # --- money ----------------------------------------------------------------------------
     free_credits: int = Field(2, ge=0)
+    referral_bonus: int = Field(
+        1, ge=0, description="credits for both when an invited user makes a first video"
+    )
+    referral_daily_cap: int = Field(5, ge=0, description="referral bonuses one inviter can earn per UTC day")
+    referral_total_cap: int = Field(50, ge=0, description="referral bonuses one inviter can earn in all")
     credits_per_video: int = Field(1, gt=0)
     stars_packages: list[StarsPackage] = Field(default_factory=lambda: list(DEFAULT_PACKAGES))
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)

@@ -32,6 +32,7 @@ from ..callbacks import (
 )
 from ..services import AccountService, Draft, GenerationService, PaymentService
 from ..services.generation import media_of
+from ..services.referrals import ReferralService
 from ..states import CreateVideo
 from .common import edit_or_send, telegram_quietly
 
@@ -291,6 +292,7 @@ async def confirm(
     accounts: AccountService,
     payments: PaymentService,
     generation: GenerationService,
+    referral: ReferralService,
 ) -> None:
     """One debit per request however often Confirm is tapped: the request's name comes from the
     token in the state, and `create_request` is idempotent on it. The tapped message becomes the
@@ -307,7 +309,19 @@ async def confirm(
         chat_id, status_id = posted.chat.id, posted.message_id
     if draft.count > 1:
         await _confirm_batch(
-            query, draft, message, chat_id, status_id, state, bot, session, user, lang, payments, generation
+            query,
+            draft,
+            message,
+            chat_id,
+            status_id,
+            state,
+            bot,
+            session,
+            user,
+            lang,
+            payments,
+            generation,
+            referral,
         )
         return
     spec = generation.spec_for(
@@ -343,6 +357,7 @@ async def confirm(
             await telegram_quietly(message.edit_text(t("progress.pending", lang), reply_markup=None))
     finally:
         await generation.launch(session, spec)
+    await referral.after_video(bot, session, user)
 
 
 async def _confirm_batch(
@@ -358,6 +373,7 @@ async def _confirm_batch(
     lang: str,
     payments: PaymentService,
     generation: GenerationService,
+    referral: ReferralService,
 ) -> None:
     """An album: N videos, one debit each, all in one transaction. Each video gets its own
     progress message (the confirm message for the first, a new one for each other, posted
@@ -417,6 +433,8 @@ async def _confirm_batch(
     finally:
         for spec in specs:
             await generation.launch(session, spec)
+    if created:
+        await referral.after_video(bot, session, user)
 
 
 @router.callback_query(AgainCallback.filter())

@@ -52,6 +52,8 @@ class User(Base):
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The style preset chosen last (core/styles.py), offered first next time (migration 0004).
     style: Mapped[str | None] = mapped_column(String(32))
+    #: Who invited this user (set once, at signup, from the invite link; migration 0005).
+    referred_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -21,7 +21,7 @@ async def test_signup_grants_two_credits_and_shows_the_menu(harness: Harness) ->
     assert texts[0] == t("start.welcome", "en", free=2, cost=1)
     assert texts[1] == t("menu.text", "en", balance=2)
     labels = [b["text"] for b in harness.buttons(harness.last("sendMessage", USER))]
-    assert labels == [t(f"button.{key}", "en") for key in ("create", "balance", "buy", "history", "help")]
+    assert labels == [t(f"button.{key}", "en") for key in ("create", "balance", "buy", "history", "help", "invite")]
     # A later /start shows the menu only, and grants nothing.
     await harness.text(USER, "/start")
     assert await harness.balance(USER) == 2
@@ -77,7 +77,7 @@ async def test_let_ai_write_it_and_options(harness: Harness) -> None:
         for b in harness.buttons(harness.last("editMessageText", USER))
         if b["text"].startswith("✅")
     ]
-    assert marked == ["✅ Veo 3.1 Fast", "✅ " + t("aspect.landscape", "en")]
+    assert marked == ["✅ Veo 3.1 Fast", "✅ " + t("aspect.landscape", "en"), "✅ " + t("style.none", "en")]
     await harness.tap(USER, harness.button(USER, "opt:next"), message_id=300)
     await harness.tap(USER, harness.button(USER, "confirm:"), message_id=300)
     [spec] = harness.launcher.specs
