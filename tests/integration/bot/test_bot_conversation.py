@@ -21,7 +21,9 @@ async def test_signup_grants_two_credits_and_shows_the_menu(harness: Harness) ->
     assert texts[0] == t("start.welcome", "en", free=2, cost=1)
     assert texts[1] == t("menu.text", "en", balance=2)
     labels = [b["text"] for b in harness.buttons(harness.last("sendMessage", USER))]
-    assert labels == [t(f"button.{key}", "en") for key in ("create", "balance", "buy", "history", "help", "invite")]
+    assert labels == [
+        t(f"button.{key}", "en") for key in ("create", "balance", "buy", "history", "help", "invite")
+    ]
     # A later /start shows the menu only, and grants nothing.
     await harness.text(USER, "/start")
     assert await harness.balance(USER) == 2
