@@ -14,8 +14,17 @@ Continue, Confirm (the debit + generation + outbox transaction, then the launch)
 - Two runs: one update at a time (the handler's own time, no queueing), and --concurrency
   users at once (throughput; latency then includes waiting for the one core).
 
-Run: `.venv/bin/python bench/bot.py` (under a minute); `--users 1000 --concurrency 100`.
-Throttling is off (`throttle_seconds=0`): simulated users click faster than people.
+- The framework's floor: a bare aiogram Dispatcher on the same Bot session, answering each of
+  the same updates with one sendMessage (no database, no middlewares), same concurrency.
+- Open loop at half load: updates arrive on a fixed schedule at half of vidgen's measured
+  maximum (each the next step of a user whose previous update was answered, new users as
+  needed); the latency of each is from its scheduled arrival to its handler's end, Telegram
+  excluded, so time spent queued for the core counts.
+
+Run: `.venv/bin/python bench/bot.py` (under a minute); `--users 1000 --concurrency 100`;
+`--json` prints, as its last line, `{"updates_per_second": F, "floor_updates_per_second": F,
+"p99_ms_at_half_load": F}`. Throttling is off (`throttle_seconds=0`): simulated users click faster
+than people.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import asyncio
 import contextvars
 import itertools
+import json
 import os
 import resource
 import subprocess
@@ -31,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +49,7 @@ from common import ROOT, machine, median, pct, quiet_logs
 
 quiet_logs()
 
-from aiogram import Bot  # noqa: E402
+from aiogram import Bot, Dispatcher  # noqa: E402
 from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
 from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from aiogram.types import Update  # noqa: E402
@@ -52,6 +62,9 @@ from vidgen.core.settings import Settings  # noqa: E402
 from vidgen.storage import FileStorage  # noqa: E402
 
 PHOTO_ID = "bench-cat"
+#: Update ids are unique across the runs of one invocation (they share a database, and the bot
+#: skips an update id it has seen).
+UPDATE_IDS = itertools.count(1)
 SPENT: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("telegram_time", default=None)
 
 SERVER = f"""
@@ -119,7 +132,6 @@ class Visitor:
 
     session: TimedSession
     builder: FakeTelegram
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def button(self, user: int, prefix: str) -> str:
         found = [d for d in self.session.screens.get(user, []) if d.startswith(prefix)]
@@ -149,27 +161,72 @@ class Visitor:
         ]
 
 
-async def run(args: argparse.Namespace, url: str, port: int, users: range, concurrency: int) -> list[Sample]:
-    engine = make_engine(url, pool_size=max(10, concurrency), max_overflow=10)
+def floor_dispatcher() -> Dispatcher:
+    """The framework's floor: a bare Dispatcher answering every update with one sendMessage."""
+    dp = Dispatcher()
+
+    async def reply(event: Any, bot: Bot, event_from_user: Any) -> None:
+        await bot.send_message(event_from_user.id, "ok")
+
+    dp.message.register(reply)
+    dp.callback_query.register(reply)
+    dp.pre_checkout_query.register(reply)
+    return dp
+
+
+class FloorVisitor:
+    """The same visit for the floor (it shows no buttons: the taps carry fixed data)."""
+
+    def __init__(self, visitor: Visitor) -> None:
+        self.visitor = visitor
+
+    def visit(self, user: int) -> list[tuple[str, Any]]:
+        b = self.visitor.builder
+        steps = self.visitor.visit(user)
+        fixed = {
+            "options": b.callback_update(user, "opt:next", message_id=500),
+            "confirm": b.callback_update(user, "confirm:x", message_id=500),
+        }
+        return [(kind, fixed.get(kind, update)) for kind, update in steps]
+
+
+async def run(
+    args: argparse.Namespace,
+    url: str,
+    port: int,
+    users: range,
+    concurrency: int,
+    *,
+    floor: bool = False,
+    rate: float = 0.0,
+) -> list[Sample]:
+    """Closed loop: `concurrency` users at once, each update after the previous one's answer.
+    With `rate`, open loop: len(users) × 11 updates arriving `rate` per second."""
+    engine = make_engine(url, relaxed_commit=True, pool_size=max(10, concurrency), max_overflow=10)
     sessions = make_sessionmaker(engine)
     session = TimedSession(api=TelegramAPIServer.from_base(f"http://127.0.0.1:{port}"))
     bot = Bot(TOKEN, session=session)
     with tempfile.TemporaryDirectory(prefix="vidgen-bench-bot-") as tmp:
         settings = Settings(_env_file=None, telegram_token=TOKEN, throttle_seconds=0)  # type: ignore[call-arg,unused-ignore]
-        dp = create_dispatcher(
-            settings, sessions=sessions, storage=FileStorage(Path(tmp)), launcher=RecordingLauncher()
+        dp = (
+            floor_dispatcher()
+            if floor
+            else create_dispatcher(
+                settings, sessions=sessions, storage=FileStorage(Path(tmp)), launcher=RecordingLauncher()
+            )
         )
-        visitor = Visitor(session, FakeTelegram())
+        real = Visitor(session, FakeTelegram())
+        visitor: Any = FloorVisitor(real) if floor else real
         samples: list[Sample] = []
         queue: asyncio.Queue[int] = asyncio.Queue()
         for user in users:
             queue.put_nowait(user)
 
-        async def one(kind: str, raw: dict[str, Any]) -> None:
-            raw["update_id"] = next(visitor.ids)
+        async def one(kind: str, raw: dict[str, Any], arrived: float | None = None) -> None:
+            raw["update_id"] = next(UPDATE_IDS)
             spent = [0.0]
             token = SPENT.set(spent)
-            started = time.perf_counter()
+            started = time.perf_counter() if arrived is None else arrived
             try:
                 await dp.feed_update(bot, Update.model_validate(raw, context={"bot": bot}))
             finally:
@@ -183,7 +240,42 @@ async def run(args: argparse.Namespace, url: str, port: int, users: range, concu
                 for kind, update in visitor.visit(user):
                     await one(kind, update() if callable(update) else update)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        async def open_loop() -> None:
+            """Arrivals on a fixed schedule; each is the next step of a user whose previous
+            update was answered (a new user when none is ready)."""
+            fresh = iter(users)
+            ready: list[tuple[int, list[tuple[str, Any]]]] = []
+            running: set[asyncio.Task[None]] = set()
+            total = len(users) * 11
+            start = time.perf_counter()
+
+            async def step(user: int, steps: list[tuple[str, Any]], arrived: float) -> None:
+                kind, update = steps[0]
+                await one(kind, update() if callable(update) else update, arrived)
+                if len(steps) > 1:
+                    ready.append((user, steps[1:]))
+
+            for i in range(total):
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if ready:
+                    user, steps = ready.pop(0)
+                else:
+                    user = next(fresh, None)  # type: ignore[arg-type]
+                    if user is None:
+                        break
+                    steps = visitor.visit(user)
+                task = asyncio.create_task(step(user, steps, due))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            await asyncio.gather(*running)
+
+        if rate:
+            await open_loop()
+        else:
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
         await bot.session.close()
         await dp.storage.close()
     await engine.dispose()
@@ -222,6 +314,9 @@ async def main_async(args: argparse.Namespace, port: int) -> None:
     from common import fresh_database
 
     with fresh_database() as url:
+        if args.json:
+            await figures(args, url, port)
+            return
         warm = await run(args, url, port, range(1, 11), 1)  # imports, pools, first queries
         del warm
         started, cpu = time.perf_counter(), cpu_seconds()
@@ -238,6 +333,42 @@ async def main_async(args: argparse.Namespace, port: int) -> None:
         )
 
 
+async def figures(args: argparse.Namespace, url: str, port: int) -> None:
+    """The three figures of `--json`, in one run on one core."""
+    await run(args, url, port, range(1, 11), 1)  # warm up: imports, pools, first queries
+    await run(args, url, port, range(11, 21), 1, floor=True)
+    started, cpu = time.perf_counter(), cpu_seconds()
+    samples = await run(args, url, port, range(10_000, 10_000 + args.users), args.concurrency)
+    seconds = time.perf_counter() - started
+    report(f"vidgen, {args.concurrency} users at once", samples, seconds, cpu_seconds() - cpu)
+    vidgen = len(samples) / seconds
+    started, cpu = time.perf_counter(), cpu_seconds()
+    samples = await run(args, url, port, range(20_000, 20_000 + args.users), args.concurrency, floor=True)
+    seconds = time.perf_counter() - started
+    report(
+        f"floor (bare aiogram, one sendMessage), {args.concurrency} users at once",
+        samples,
+        seconds,
+        cpu_seconds() - cpu,
+    )
+    floor = len(samples) / seconds
+    half = vidgen / 2
+    started, cpu = time.perf_counter(), cpu_seconds()
+    samples = await run(args, url, port, range(30_000, 30_000 + args.users), args.concurrency, rate=half)
+    seconds = time.perf_counter() - started
+    report(f"vidgen open loop at {half:.0f} updates/s (half load)", samples, seconds, cpu_seconds() - cpu)
+    p99 = pct([s.handler for s in samples], 99) * 1000
+    print(
+        json.dumps(
+            {
+                "updates_per_second": round(vidgen, 1),
+                "floor_updates_per_second": round(floor, 1),
+                "p99_ms_at_half_load": round(p99, 1),
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -247,6 +378,11 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=50, help="users at once in the concurrent run")
     parser.add_argument("--sequential-users", type=int, default=60, help="users in the one-at-a-time run")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="vidgen's maximum, the framework's floor and p99 at half load; the figures as the last line",
+    )
     args = parser.parse_args()
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

@@ -25,11 +25,23 @@ from vidgen.core.texts import LANGUAGES, t
 
 from . import metrics
 from .dispatcher import create_bot, create_dispatcher
+from .retention import RetentionSweeper
 from .sweeper import OutboxSweeper
 
 log = get_logger(__name__)
 
-COMMANDS = ("start", "create", "balance", "buy", "history", "help", "language", "paysupport", "terms")
+COMMANDS = (
+    "start",
+    "create",
+    "balance",
+    "buy",
+    "history",
+    "help",
+    "language",
+    "paysupport",
+    "terms",
+    "forget",
+)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
@@ -103,7 +115,7 @@ async def serve(
     **extra: Any,
 ) -> None:
     """Run the bot until stopped (a signal, or `stop` being set): polling or webhook per
-    `settings.bot_mode`, plus the outbox sweeper. Closes the bot's HTTP session at the end."""
+    `settings.bot_mode`, plus the outbox and retention sweepers. Closes the bot's HTTP session at the end."""
     bot = bot or create_bot(settings)
     dp = create_dispatcher(
         settings, sessions=sessions, storage=storage, launcher=launcher, fsm_storage=fsm_storage, **extra
@@ -111,6 +123,9 @@ async def serve(
     sweeper = OutboxSweeper(settings, sessions, launcher, bot)
     sweeper_stop = asyncio.Event()
     sweeper_task = asyncio.create_task(sweeper.run(sweeper_stop), name="vidgen-outbox-sweeper")
+    retention_task = asyncio.create_task(
+        RetentionSweeper(settings, sessions, storage).run(sweeper_stop), name="vidgen-retention-sweeper"
+    )
     try:
         await set_commands(bot)
         if settings.bot_mode == "webhook":
@@ -120,6 +135,7 @@ async def serve(
     finally:
         sweeper_stop.set()
         await sweeper_task
+        await retention_task
         await bot.session.close()  # the dispatcher's shutdown closed the conversation storage
 
 
@@ -184,7 +200,7 @@ async def main(settings: Settings) -> None:
 
     configure_logging(settings.log_format, settings.log_level)
     bot = create_bot(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, relaxed_commit=True)
     try:
         await serve(
             settings,

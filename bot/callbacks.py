@@ -36,8 +36,18 @@ class ConfirmCallback(CallbackData, prefix="confirm"):
     token: str
 
 
+class FewerCallback(CallbackData, prefix="fewer"):
+    """Keep only the first `count` photos of an album (the balance covers that many)."""
+
+    token: str
+    count: int
+
+
 class CancelCallback(CallbackData, prefix="cancel"):
-    pass
+    """Cancel; on a confirm screen `token` names the request it was shown for, so Cancel can see
+    whether that request was already paid (buttons sent before tokens existed carry none)."""
+
+    token: str = ""
 
 
 class BuyCallback(CallbackData, prefix="buy"):
@@ -47,6 +57,10 @@ class BuyCallback(CallbackData, prefix="buy"):
 class HistoryCallback(CallbackData, prefix="hist"):
     action: str  # send
     name: str
+
+
+class ForgetCallback(CallbackData, prefix="forget"):
+    action: str  # yes | no
 
 
 class LanguageCallback(CallbackData, prefix="lang"):

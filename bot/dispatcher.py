@@ -21,16 +21,18 @@ from vidgen.core.ports import GenerationLauncher, Storage
 from vidgen.core.settings import Settings
 
 from . import errors
+from .i18n import UserLanguageMiddleware
 from .middlewares import (
     BlockedUserMiddleware,
     DbSessionMiddleware,
-    I18nMiddleware,
     MetricsMiddleware,
     ThrottlingMiddleware,
     UserMiddleware,
 )
+from .response_models import keep_response_models
 from .routers import all_routers
 from .services import AccountService, AdminService, GenerationService, HistoryService, PaymentService
+from .services.referrals import ReferralService
 
 
 def fsm_storage_for(settings: Settings) -> BaseStorage:
@@ -64,6 +66,7 @@ def create_dispatcher(
     controller in local mode); `fsm_storage` overrides the conversation-state store;
     `generation` replaces the GenerationService (tests inject token/clock); `extra` is passed to
     handlers as more workflow data."""
+    keep_response_models()
     dp = Dispatcher(
         storage=fsm_storage if fsm_storage is not None else fsm_storage_for(settings),
         name="vidgen",
@@ -76,12 +79,13 @@ def create_dispatcher(
         accounts=AccountService(settings),
         history=HistoryService(settings, storage),
         admin=AdminService(settings),
+        referral=ReferralService(settings),
         **extra,
     )
     dp.update.outer_middleware(MetricsMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(sessions))
     dp.update.outer_middleware(UserMiddleware(settings))
-    dp.update.outer_middleware(I18nMiddleware())
+    dp.update.outer_middleware(UserLanguageMiddleware())
     dp.update.outer_middleware(BlockedUserMiddleware())
     dp.update.outer_middleware(ThrottlingMiddleware(settings.throttle_seconds))
     dp.include_routers(*(_adopt(router) for router in [errors.router, *all_routers()]))

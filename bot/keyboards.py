@@ -9,6 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from vidgen.core.catalogue import MODELS
 from vidgen.core.settings import StarsPackage
+from vidgen.core.styles import STYLES
 from vidgen.core.texts import LANGUAGES, t
 
 from .callbacks import (
@@ -16,12 +17,14 @@ from .callbacks import (
     BuyCallback,
     CancelCallback,
     ConfirmCallback,
+    FewerCallback,
     HistoryCallback,
     LanguageCallback,
     MenuCallback,
     OptionCallback,
     PromptCallback,
 )
+from .services.generation import Draft
 
 
 def main_menu(lang: str) -> InlineKeyboardMarkup:
@@ -31,7 +34,8 @@ def main_menu(lang: str) -> InlineKeyboardMarkup:
     kb.button(text=t("button.buy", lang), callback_data=MenuCallback(action="buy"))
     kb.button(text=t("button.history", lang), callback_data=MenuCallback(action="history"))
     kb.button(text=t("button.help", lang), callback_data=MenuCallback(action="help"))
-    kb.adjust(1, 2, 2)
+    kb.button(text=t("button.invite", lang), callback_data=MenuCallback(action="invite"))
+    kb.adjust(1, 2, 2, 1)
     return kb.as_markup()
 
 
@@ -58,7 +62,9 @@ def prompt_choice(lang: str) -> InlineKeyboardMarkup:
 MODELS_PER_ROW = 3
 
 
-def options(lang: str, model: str, aspect_ratio: str) -> InlineKeyboardMarkup:
+def options(lang: str, draft: Draft) -> InlineKeyboardMarkup:
+    """Model, format and — for a model with a choice — length buttons (the selected ones ticked)."""
+    model, aspect_ratio = draft.model, draft.aspect_ratio
     kb = InlineKeyboardBuilder()
     for info in MODELS.values():
         mark = "✅ " if info.id == model else ""
@@ -69,13 +75,29 @@ def options(lang: str, model: str, aspect_ratio: str) -> InlineKeyboardMarkup:
             text=f"{mark}{t(f'aspect.{aspect}', lang)}",
             callback_data=OptionCallback(field="aspect", value=aspect),
         )
+    for preset in STYLES:
+        mark = "✅ " if preset.id == draft.style else ""
+        kb.button(
+            text=f"{mark}{t(f'style.{preset.id}', lang)}",
+            callback_data=OptionCallback(field="style", value=preset.id),
+        )
+    durations = MODELS[model].durations if len(MODELS[model].durations) > 1 else ()
+    for seconds in durations:
+        mark = "✅ " if seconds == draft.seconds else ""
+        kb.button(
+            text=f"{mark}{t('button.seconds', lang, seconds=seconds)}",
+            callback_data=OptionCallback(field="duration", value=str(seconds)),
+        )
     kb.button(text=t("button.continue", lang), callback_data=OptionCallback(field="next"))
     kb.button(text=t("button.cancel", lang), callback_data=CancelCallback())
-    # models three to a row (Telegram allows at most 8 buttons in a row), then the aspects
+    # models three to a row (Telegram allows at most 8 buttons in a row), then the aspects,
+    # the styles, the lengths
     model_rows = [MODELS_PER_ROW] * (len(MODELS) // MODELS_PER_ROW)
     if len(MODELS) % MODELS_PER_ROW:
         model_rows.append(len(MODELS) % MODELS_PER_ROW)
-    kb.adjust(*model_rows, len(MODELS[model].aspect_ratios), 1, 1)
+    rows = [*model_rows, len(MODELS[model].aspect_ratios), 3, len(STYLES) - 3]
+    rows += ([len(durations)] if durations else []) + [1, 1]
+    kb.adjust(*rows)
     return kb.as_markup()
 
 
@@ -99,15 +121,29 @@ def buy(lang: str, items: Sequence[StarsPackage]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def confirm(lang: str, token: str, offer: Sequence[StarsPackage] = ()) -> InlineKeyboardMarkup:
-    """Confirm / Cancel; with packages to buy above them when the balance is too low."""
+def confirm(
+    lang: str, token: str, offer: Sequence[StarsPackage] = (), fewer: int = 0
+) -> InlineKeyboardMarkup:
+    """Confirm / Cancel; with packages to buy above them when the balance is too low, and for an
+    album the balance covers only in part, "Make N" (`fewer`)."""
     rows = packages(lang, offer)
+    if fewer:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=t("button.fewer", lang, videos=fewer),
+                    callback_data=FewerCallback(token=token, count=fewer).pack(),
+                )
+            ]
+        )
     rows.append(
         [
             InlineKeyboardButton(
                 text=t("button.confirm", lang), callback_data=ConfirmCallback(token=token).pack()
             ),
-            InlineKeyboardButton(text=t("button.cancel", lang), callback_data=CancelCallback().pack()),
+            InlineKeyboardButton(
+                text=t("button.cancel", lang), callback_data=CancelCallback(token=token).pack()
+            ),
         ]
     )
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -11,6 +11,9 @@ UPDATE_DURATION = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 ERRORS = Counter("vidgen_bot_errors_total", "Errors while handling updates, by kind", ["kind"])
+DUPLICATE_UPDATES = Counter(
+    "vidgen_bot_duplicate_updates_total", "Updates delivered again after they were handled (skipped)"
+)
 PAYMENTS = Counter("vidgen_bot_payments_total", "Stars payment steps, by status", ["status"])
 GENERATIONS_REQUESTED = Counter(
     "vidgen_bot_generations_requested_total", "Generations requested (debited) through the bot"

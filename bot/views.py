@@ -42,23 +42,57 @@ def prompt_text(lang: str, prompt: str) -> str:
     return _short(prompt, 300) if prompt else t("create.prompt_auto", lang)
 
 
+def album_header(lang: str, draft: Draft) -> str:
+    """ "🖼 3 photos: one video each" above an album's screens; empty for one photo."""
+    return t("album.header", lang, photos=draft.count) + "\n\n" if draft.count > 1 else ""
+
+
 def options(lang: str, draft: Draft) -> str:
-    return t(
+    text = t(
         "create.options",
         lang,
         model=MODELS[draft.model].title,
         aspect=t(f"aspect.{draft.aspect_ratio}", lang),
+        duration=draft.seconds,
         prompt=prompt_text(lang, draft.prompt),
     )
+    style = t(
+        "create.style",
+        lang,
+        style=t(f"style.{draft.style}", lang),
+        preview=t(f"style.{draft.style}.preview", lang),
+    )
+    return album_header(lang, draft) + text + "\n" + style
 
 
 def confirm(lang: str, draft: Draft, cost: int, balance: int) -> str:
+    """The confirm screen; `cost` is the price of one video. An album shows its count and total,
+    and when the balance covers only some of them, says how many."""
+    total = cost * draft.count
+    if draft.count > 1:
+        text = album_header(lang, draft) + t(
+            "create.confirm_batch",
+            lang,
+            model=MODELS[draft.model].title,
+            aspect=t(f"aspect.{draft.aspect_ratio}", lang),
+            duration=draft.seconds,
+            prompt=prompt_text(lang, draft.prompt),
+            videos=draft.count,
+            cost=cost,
+            total=total,
+            balance=balance,
+        )
+        if balance < total:
+            affordable = balance // cost if cost else draft.count
+            key = "create.batch_short" if affordable else "create.need_credits_batch"
+            text += "\n\n" + t(key, lang, videos=affordable, balance=balance, needed=total)
+        return text
     text = t(
         "create.confirm",
         lang,
         model=MODELS[draft.model].title,
         aspect=t(f"aspect.{draft.aspect_ratio}", lang),
-        duration=MODELS[draft.model].durations[0],
+        duration=draft.seconds,
         prompt=prompt_text(lang, draft.prompt),
         cost=cost,
         balance=balance,

@@ -16,6 +16,7 @@ class EntryKind(StrEnum):
     PURCHASE = "purchase"
     PURCHASE_REFUND = "purchase_refund"
     ADMIN_GRANT = "admin_grant"
+    REFERRAL_BONUS = "referral_bonus"
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,9 @@ def admin_grant(user_id: int, amount: int, actor: str, reason: str, ref: str) ->
     return Entry(
         user_id, _positive(amount), EntryKind.ADMIN_GRANT, _ref(ref), actor=actor, reason=reason.strip()[:500]
     )
+
+
+def referral_bonus(user_id: int, amount: int, ref: str) -> Entry:
+    """A referral bonus; `ref` names the invitation and the side ("invitee:<id>", "inviter:<id>"),
+    so each is paid once whatever happens concurrently."""
+    return Entry(user_id, _positive(amount), EntryKind.REFERRAL_BONUS, _ref(ref))

@@ -51,6 +51,8 @@ class GenerationSpec:
     language: str = "en"
     #: the model's resolution ("" = the model's default; the catalogue lists each model's)
     resolution: str = ""
+    #: Scheduled generation: not to start before this moment (RFC 3339, UTC); None = now.
+    scheduled_at: str | None = None
 
     def validate(self, max_prompt_chars: int = 1000) -> GenerationSpec:
         if not NAME_RE.match(self.name):
@@ -78,6 +80,8 @@ class GenerationSpec:
             spec["requestedAt"] = self.requested_at
         if self.resolution:
             spec["resolution"] = self.resolution
+        if self.scheduled_at is not None:
+            spec["scheduledAt"] = self.scheduled_at
         return spec
 
     @classmethod
@@ -96,6 +100,7 @@ class GenerationSpec:
             requested_at=spec.get("requestedAt"),
             language=str(spec.get("language") or "en"),
             resolution=str(spec.get("resolution") or ""),
+            scheduled_at=spec.get("scheduledAt"),
         )
 
     def as_dict(self) -> dict[str, Any]:

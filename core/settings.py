@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     # --- money ----------------------------------------------------------------------------
     free_credits: int = Field(2, ge=0)
+    referral_bonus: int = Field(
+        1, ge=0, description="credits for both when an invited user makes a first video"
+    )
+    referral_daily_cap: int = Field(5, ge=0, description="referral bonuses one inviter can earn per UTC day")
+    referral_total_cap: int = Field(50, ge=0, description="referral bonuses one inviter can earn in all")
     credits_per_video: int = Field(1, gt=0)
     stars_packages: list[StarsPackage] = Field(default_factory=lambda: list(DEFAULT_PACKAGES))
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -101,6 +106,12 @@ class Settings(BaseSettings):
     webhook_path: str = Field("/webhook", pattern="^/")
     history_limit: int = Field(10, ge=1, le=50, description="generations shown by My videos")
     outbox_sweep_interval_seconds: float = Field(30.0, gt=0, description="how often the bot re-launches")
+    retention_days: int = Field(
+        30, gt=0, description="photos, videos and prompts of finished generations are deleted after this"
+    )
+    retention_sweep_interval_seconds: float = Field(
+        600.0, gt=0, description="how often the bot deletes content past the retention period"
+    )
     outbox_grace_seconds: float = Field(
         30.0, ge=0, description="outbox rows younger than this are left alone"
     )

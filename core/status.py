@@ -192,7 +192,14 @@ class Generation:
 
     @property
     def not_before(self) -> float | None:
-        return parse_time(self.status.get("notBefore"))
+        """The earliest start: the later of the status's `notBefore` (a retry's backoff) and the
+        spec's `scheduledAt` (a scheduled generation); None when neither is set."""
+        times = [
+            t
+            for t in (parse_time(self.status.get("notBefore")), parse_time(self.spec.scheduled_at))
+            if t is not None
+        ]
+        return max(times) if times else None
 
     @property
     def queued_at(self) -> float | None:

@@ -18,7 +18,7 @@ from vidgen.core.db.migrate import upgrade
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 PG_ADMIN = os.environ.get("VIDGEN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = ["events", "outbox", "payments", "credit_entries", "generations", "users"]
+TABLES = ["events", "outbox", "payments", "credit_entries", "generations", "users", "telegram_updates"]
 
 
 def _pg_available() -> bool:

@@ -8,7 +8,7 @@ from aiogram import Router
 
 
 def all_routers() -> list[Router]:
-    from . import admin, api_keys, balance, fallback, generate, help, history, payments, start
+    from . import admin, api_keys, balance, fallback, generate, help, history, payments, privacy, start
 
     return [
         start.router,
@@ -19,5 +19,6 @@ def all_routers() -> list[Router]:
         history.router,
         help.router,
         api_keys.router,
+        privacy.router,
         fallback.router,
     ]

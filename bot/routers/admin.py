@@ -17,6 +17,7 @@ from .. import views
 from ..filters import IsAdmin
 from ..services import AdminService, PaymentService
 from ..services.admin import actor_of
+from .common import telegram_quietly
 
 log = get_logger(__name__)
 
@@ -153,5 +154,20 @@ async def refund(
                 stars=outcome.payment.stars,
                 credits=outcome.credits_taken,
                 balance=outcome.balance,
+            )
+        )
+        # The buyer learns it too, with what the ledger now says (committed above; a blocked
+        # bot or a flood wait only loses this notice, never the refund).
+        buyer = await session.get(User, outcome.payment.user_id)
+        await telegram_quietly(
+            bot.send_message(
+                outcome.payment.user_id,
+                t(
+                    "payment.refunded",
+                    buyer.language if buyer is not None else lang,
+                    stars=outcome.payment.stars,
+                    credits=outcome.credits_taken,
+                    balance=outcome.balance,
+                ),
             )
         )

@@ -170,4 +170,8 @@ async def paysupport(
 
 @router.message(Command("terms"))
 async def terms(message: Message, lang: str, settings: Settings) -> None:
-    await message.answer(t("terms", lang, cost=settings.credits_per_video))
+    await message.answer(
+        t("terms", lang, cost=settings.credits_per_video)
+        + "\n"
+        + t("terms.privacy", lang, days=settings.retention_days)
+    )

@@ -27,6 +27,10 @@ class AccountService:
         )
         return list(rows.all())
 
+    async def set_style(self, session: AsyncSession, user_id: int, style: str) -> None:
+        """Remember the style preset the user chose (offered first next time)."""
+        await session.execute(update(User).where(User.id == user_id).values(style=style))
+
     async def set_language(self, session: AsyncSession, user_id: int, language: str) -> str:
         lang = language if language in LANGUAGES else self.settings.default_language
         await session.execute(

@@ -21,13 +21,15 @@ from aiogram import Bot
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vidgen.core import styles
 from vidgen.core.catalogue import DEFAULT_MODEL, MODELS
-from vidgen.core.db import events, generations, requests
+from vidgen.core.db import events, generations, requests, sqla_ledger
 from vidgen.core.errors import InputError
 from vidgen.core.logging import get_logger
 from vidgen.core.models import GenerationSpec, generation_name, photo_key
 from vidgen.core.ports import GenerationLauncher, Storage
 from vidgen.core.settings import Settings
+from vidgen.core.styles import DEFAULT_STYLE
 from vidgen.storage import StorageKeyError
 from vidgen.storage.photos import normalise_image
 
@@ -71,6 +73,31 @@ class Draft:
     prompt: str = ""
     model: str = DEFAULT_MODEL
     aspect_ratio: str = "portrait"
+    #: The clip's length in seconds (0 = the model's default), from the model catalogue.
+    duration: int = 0
+    #: The style preset (core/styles.py).
+    style: str = DEFAULT_STYLE
+    #: An album: its media_group_id, the further photos as (name, photo key) in arrival order
+    #: (one video each), and the id of the screen message edited as they arrive.
+    album: str = ""
+    more: tuple[tuple[str, str], ...] = ()
+    screen: int = 0
+
+    @property
+    def count(self) -> int:
+        """How many videos this draft makes (one per photo)."""
+        return 1 + len(self.more)
+
+    def items(self) -> list[tuple[str, str]]:
+        """(generation name, photo key) of every video, the first one first."""
+        return [(self.name, self.photo), *self.more]
+
+    def add_photo(self, name: str, photo: str) -> Draft:
+        return replace(self, more=(*self.more, (name, photo)))
+
+    def first(self, count: int) -> Draft:
+        """The same draft keeping only its first `count` photos ("make fewer")."""
+        return replace(self, more=self.more[: max(0, count - 1)])
 
     def to_data(self) -> dict[str, Any]:
         return {"draft": asdict(self)}
@@ -81,16 +108,37 @@ class Draft:
         if not isinstance(raw, dict):
             return None
         try:
-            return cls(**raw)
+            draft = cls(**raw)
         except TypeError:
             return None
+        # JSON (Redis) turns the tuples into lists.
+        return replace(draft, more=tuple((str(n), str(p)) for n, p in draft.more))
+
+    @property
+    def seconds(self) -> int:
+        """The clip's length: the chosen one, else the model's default."""
+        info = MODELS.get(self.model)
+        if info is None:
+            return self.duration
+        return self.duration if self.duration in info.durations else info.default_duration
 
     def with_option(self, field: str, value: str) -> Draft:
         if field == "model":
             if value not in MODELS:
                 raise InputError("unknown_model", value)
             aspect = self.aspect_ratio if self.aspect_ratio in MODELS[value].aspect_ratios else "portrait"
-            return replace(self, model=value, aspect_ratio=aspect)
+            duration = self.duration if self.duration in MODELS[value].durations else 0
+            return replace(self, model=value, aspect_ratio=aspect, duration=duration)
+        if field == "style":
+            return replace(self, style=styles.style(value).id)
+        if field == "duration":
+            if (
+                not value.isdigit()
+                or self.model not in MODELS
+                or int(value) not in MODELS[self.model].durations
+            ):
+                raise InputError("bad_duration", value)
+            return replace(self, duration=int(value))
         if field == "aspect":
             if value not in MODELS[self.model].aspect_ratios:
                 raise InputError("bad_aspect_ratio", value)
@@ -124,7 +172,16 @@ class GenerationService:
 
     @property
     def cost(self) -> int:
-        return int(self.settings.credits_per_video)
+        """The price of the default video (the default model at its default length)."""
+        return int(self.settings.credits_per_video) * MODELS[DEFAULT_MODEL].price()
+
+    def price(self, draft: Draft) -> int:
+        """Credits for one video of this draft: the catalogue's price for its model and length,
+        scaled by `credits_per_video`."""
+        info = MODELS.get(draft.model)
+        if info is None:
+            raise InputError("unknown_model", draft.model)
+        return int(self.settings.credits_per_video) * info.price(draft.seconds)
 
     # --- photo ------------------------------------------------------------------------------
 
@@ -135,6 +192,13 @@ class GenerationService:
     async def receive_photo(self, bot: Bot, session: AsyncSession, user_id: int, media: Media) -> Draft:
         """Download the photo (after checking its announced size), store it as JPEG under the new
         request's name, and record the event. Nothing is charged here."""
+        token, name, key = await self.store_photo(bot, session, user_id, media)
+        return Draft(token=token, name=name, photo=key)
+
+    async def store_photo(
+        self, bot: Bot, session: AsyncSession, user_id: int, media: Media
+    ) -> tuple[str, str, str]:
+        """(token, generation name, photo key) of a newly stored photo."""
         self.check_size(media.file_size)
         token = self.new_token()
         name = generation_name(user_id, token)
@@ -153,9 +217,8 @@ class GenerationService:
             source=media.source,
             bytes=len(data),
         )
-        await session.commit()
         log.info("photo stored", generation=name, bytes=len(jpeg))
-        return Draft(token=token, name=name, photo=key)
+        return token, name, key
 
     def check_prompt(self, text: str | None) -> str:
         prompt = (text or "").strip()
@@ -179,38 +242,69 @@ class GenerationService:
         await asyncio.to_thread(self.storage.put, key, data, "image/jpeg")
         model = previous.model if previous.model in MODELS else DEFAULT_MODEL
         aspect = previous.aspect_ratio if previous.aspect_ratio in ASPECT_RATIOS else "portrait"
-        return Draft(token, new_name, key, prompt=previous.prompt, model=model, aspect_ratio=aspect)
+        duration = previous.duration_seconds if previous.duration_seconds in MODELS[model].durations else 0
+        return Draft(
+            token, new_name, key, prompt=previous.prompt, model=model, aspect_ratio=aspect, duration=duration
+        )
 
     # --- confirm ----------------------------------------------------------------------------
 
     def spec_for(
-        self, draft: Draft, *, user_id: int, chat_id: int, status_message_id: int | None, language: str
+        self,
+        draft: Draft,
+        *,
+        user_id: int,
+        chat_id: int,
+        status_message_id: int | None,
+        language: str,
+        item: tuple[str, str] | None = None,
     ) -> GenerationSpec:
         info = MODELS.get(draft.model)
         if info is None:
             raise InputError("unknown_model", draft.model)
+        name, photo = item or (draft.name, draft.photo)
+        prompt = styles.style(draft.style).apply(draft.prompt)
+        if len(prompt) > self.settings.max_prompt_chars:
+            raise InputError("style_too_long", str(len(prompt)))
         spec = GenerationSpec(
-            name=draft.name,
+            name=name,
             user_id=user_id,
             chat_id=chat_id,
-            photo=draft.photo,
-            prompt=draft.prompt,
+            photo=photo,
+            prompt=prompt,
             model=draft.model,
             aspect_ratio=draft.aspect_ratio,
-            duration_seconds=info.durations[0],
+            duration_seconds=draft.seconds,
             status_message_id=status_message_id,
             requested_at=self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
             language=language if language in ("en", "ru") else "en",
         )
         return spec.validate(self.settings.max_prompt_chars)
 
-    async def request(self, session: AsyncSession, spec: GenerationSpec) -> tuple[int, bool]:
-        """Debit + generation row + outbox row + event in one transaction, once per name
+    async def request(self, session: AsyncSession, spec: GenerationSpec, cost: int) -> tuple[int, bool]:
+        """Debit `cost` + generation row + outbox row + event in one transaction, once per name
         (`core.db.requests.request`). Launch next."""
-        balance, created = await requests.request(session, spec, self.cost)
+        balance, created = await requests.request(session, spec, cost)
         if created:
             GENERATIONS_REQUESTED.inc()
         return balance, created
+
+    async def request_batch(
+        self, session: AsyncSession, specs: list[GenerationSpec], cost: int
+    ) -> tuple[int, int]:
+        """An album's videos: one debit per video, all or none, in one transaction. Returns
+        (balance after, how many this call created)."""
+        balance, created = await requests.request_many(session, specs, cost)
+        GENERATIONS_REQUESTED.inc(created)
+        return balance, created
+
+    async def paid(self, session: AsyncSession, user_id: int, token: str) -> int | None:
+        """The user's balance if the request of `token` was paid and not refunded (it is on its
+        way), else None (never requested, or refunded)."""
+        found = await generations.get(session, generation_name(user_id, token))
+        if found is None or found.user_id != user_id or found.refunded:
+            return None
+        return await sqla_ledger.balance_of(session, user_id)
 
     async def launch(self, session: AsyncSession, spec: GenerationSpec) -> bool:
         return await requests.launch(session, self.launcher, spec)

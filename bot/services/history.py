@@ -28,7 +28,7 @@ class HistoryService:
     async def recent(self, session: AsyncSession, user_id: int) -> list[Generation]:
         rows = await session.scalars(
             select(Generation)
-            .where(Generation.user_id == user_id)
+            .where(Generation.user_id == user_id, Generation.purged_at.is_(None))
             .order_by(Generation.created_at.desc(), Generation.name)
             .limit(self.settings.history_limit)
         )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vidgen.core import ledger
 from vidgen.core.db import events, sqla_ledger
-from vidgen.core.db.engine import dialect_insert
+from vidgen.core.db.engine import dialect_insert, durable_commit
 from vidgen.core.db.models import Payment, User, utcnow
 from vidgen.core.logging import get_logger
 from vidgen.core.settings import Settings, StarsPackage
@@ -89,6 +89,7 @@ class PaymentService:
         package = self.settings.package(payload)
         matched = package is not None and currency == CURRENCY and amount == package.stars
         credits = package.credits if package is not None and matched else 0
+        await durable_commit(session)  # money received: its record waits for the WAL flush
         inserted = (
             await session.execute(
                 dialect_insert(session)(Payment)

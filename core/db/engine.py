@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -42,7 +42,12 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **kwargs: object) -> AsyncEngine:
+def make_engine(url: str, *, relaxed_commit: bool = False, **kwargs: object) -> AsyncEngine:
+    """An async engine. `relaxed_commit` (PostgreSQL): the sessions commit without waiting for the
+    WAL flush (`synchronous_commit=off`) unless the transaction moved money — `durable_commit`,
+    called by the ledger and the payment record, makes that transaction's commit wait. For the
+    bot, whose every update writes its update id: a crash of the database server may forget the
+    last few handled update ids (those updates would be handled again), never a credit."""
     url = async_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
@@ -51,7 +56,16 @@ def make_engine(url: str, **kwargs: object) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 40)
+    if relaxed_commit:
+        kwargs.setdefault("connect_args", {"options": "-c synchronous_commit=off"})
     return create_async_engine(url, **kwargs)
+
+
+async def durable_commit(session: AsyncSession) -> None:
+    """Make the current transaction's commit wait for the WAL flush (PostgreSQL), whatever the
+    session's default: every transaction that moves money calls this."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL synchronous_commit TO on"))
 
 
 def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:

@@ -50,6 +50,10 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     balance: Mapped[int] = mapped_column(Integer, default=0)
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The style preset chosen last (core/styles.py), offered first next time (migration 0004).
+    style: Mapped[str | None] = mapped_column(String(32))
+    #: Who invited this user (set once, at signup, from the invite link; migration 0005).
+    referred_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -108,6 +112,9 @@ class Generation(Base):
     status: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     settled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
     not_before: Mapped[datetime | None] = mapped_column()
+    # When its photo, video and prompt were deleted (retention or /forget); the row stays for
+    # the ledger's sake, without content (migration 0004).
+    purged_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
@@ -230,3 +237,13 @@ class WebhookAttempt(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TelegramUpdate(Base):
+    """An update id the bot has handled (inserted in the update's own transaction), so an update
+    delivered again is skipped."""
+
+    __tablename__ = "telegram_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

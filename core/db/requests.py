@@ -29,6 +29,24 @@ async def request(session: AsyncSession, spec: GenerationSpec, cost: int) -> tup
     return balance, created
 
 
+async def request_many(session: AsyncSession, specs: list[GenerationSpec], cost: int) -> tuple[int, int]:
+    """Several requests (an album: one debit per video) in one transaction, all or none: raises
+    InsufficientCredits with nothing written when the balance does not cover the ones not yet
+    made. Idempotent per name like `request`. Returns (balance after, how many were created)."""
+    balance, created = 0, 0
+    try:
+        for spec in specs:
+            balance, made = await generations.create_request(session, spec, cost)
+            created += made
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    if created:
+        log.info("generations requested", count=created, user_id=specs[0].user_id, balance=balance)
+    return balance, created
+
+
 async def launch(session: AsyncSession, launcher: GenerationLauncher, spec: GenerationSpec) -> bool:
     """Hand the spec to the launcher and mark the outbox row; a failure is counted on the row and
     left to the sweeper (the user's credit is safe either way)."""

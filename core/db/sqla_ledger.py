@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import ledger
 from ..errors import IdempotencyConflict, InsufficientCredits, NotDebited, UnknownUser
 from ..ledger import Entry, EntryKind
-from .engine import SessionMaker, dialect_insert, transaction
+from .engine import SessionMaker, dialect_insert, durable_commit, transaction
 from .models import CreditEntry, User
 
 
@@ -29,7 +29,9 @@ async def balance_of(session: AsyncSession, user_id: int) -> int:
 
 
 async def apply(session: AsyncSession, entry: Entry) -> tuple[int, bool]:
-    """Write `entry` once. Returns (balance after, whether this call wrote it)."""
+    """Write `entry` once. Returns (balance after, whether this call wrote it). The transaction's
+    commit waits for the WAL flush, whatever the session's default (`durable_commit`)."""
+    await durable_commit(session)
     current = await balance_of(session, entry.user_id)
     stmt = (
         dialect_insert(session)(CreditEntry)

@@ -93,7 +93,7 @@ async def test_sigkill_mid_generation_then_restart_delivers_once(tmp_path: Path,
     assert (ledger.balance, ledger.debits, ledger.refunds) == (1, 1, 0)
     [row] = ledger.generations
     assert (row.phase, row.attempts, row.job_name) == ("Delivered", 1, job)
-    assert video.params["caption"].endswith("Balance: 1 credits.")
+    assert video.params["caption"].endswith("Balance: 1 credit.")
     assert len(user.videos()) == 1
     if runner == "killed too":
         assert "resuming an interrupted attempt" in second.output

@@ -8,7 +8,6 @@ import dataclasses
 from typing import Any
 
 import jsonschema
-import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.integration.bot.test_bot_k8s_launcher import (

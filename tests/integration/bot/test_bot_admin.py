@@ -39,10 +39,9 @@ async def test_admin_grant_is_in_the_ledger_with_actor_and_reason_once(harness: 
     assert entry.reason == "compensation for a failed video"
     assert entry.ref == f"tg:{ADMIN}:{grant['message']['message_id']}"
     assert await harness.balance(USER) == 7
-    assert harness.texts(ADMIN)[-2:] == [
-        t("admin.granted", "en", amount=5, user=USER, balance=7),
-        t("admin.grant_replayed", "en", balance=7),
-    ]
+    # The replayed update (same update_id) is skipped before any handler: one reply.
+    assert harness.texts(ADMIN)[-1] == t("admin.granted", "en", amount=5, user=USER, balance=7)
+    assert harness.texts(ADMIN).count(harness.texts(ADMIN)[-1]) == 1
     assert harness.texts(USER)[-1] == t("grant.received", "en", amount=5, balance=7)
     [event] = await harness.events("credits_granted")
     assert event.properties == {
@@ -109,7 +108,7 @@ async def test_user_lookup_and_block_unblock(harness: Harness) -> None:
     await harness.text(ADMIN, f"/user {USER}")
     card = harness.texts(ADMIN)[-1]
     assert card.startswith(f"👤 {USER} — (User{USER}), language en")
-    assert "Balance: 1, blocked: no" in card and "Videos: 1 (0 delivered)" in card
+    assert "Balance: 1 credit, blocked: no" in card and "Videos: 1 (0 delivered)" in card
     assert harness.launcher.specs[0].name in card
     await harness.text(ADMIN, "/user 31337")
     assert harness.texts(ADMIN)[-1] == t("admin.no_user", "en", user="31337")

@@ -21,7 +21,9 @@ async def test_signup_grants_two_credits_and_shows_the_menu(harness: Harness) ->
     assert texts[0] == t("start.welcome", "en", free=2, cost=1)
     assert texts[1] == t("menu.text", "en", balance=2)
     labels = [b["text"] for b in harness.buttons(harness.last("sendMessage", USER))]
-    assert labels == [t(f"button.{key}", "en") for key in ("create", "balance", "buy", "history", "help")]
+    assert labels == [
+        t(f"button.{key}", "en") for key in ("create", "balance", "buy", "history", "help", "invite")
+    ]
     # A later /start shows the menu only, and grants nothing.
     await harness.text(USER, "/start")
     assert await harness.balance(USER) == 2
@@ -32,7 +34,7 @@ async def test_signup_grants_two_credits_and_shows_the_menu(harness: Harness) ->
 async def test_photo_prompt_confirm_launches_with_the_right_spec_and_one_debit(harness: Harness) -> None:
     confirm = await harness.prepare(USER, prompt="a cat dancing in the rain", message_id=500)
     confirm_screen = harness.last("editMessageText", USER)
-    assert "Cost: 1 credit(s). Balance: 2." in confirm_screen.params["text"]
+    assert "Cost: 1 credit. Balance: 2 credits." in confirm_screen.params["text"]
     assert harness.launcher.calls == []
 
     await harness.tap(USER, confirm, message_id=500)
@@ -77,7 +79,7 @@ async def test_let_ai_write_it_and_options(harness: Harness) -> None:
         for b in harness.buttons(harness.last("editMessageText", USER))
         if b["text"].startswith("✅")
     ]
-    assert marked == ["✅ Veo 3.1 Fast", "✅ " + t("aspect.landscape", "en")]
+    assert marked == ["✅ Veo 3.1 Fast", "✅ " + t("aspect.landscape", "en"), "✅ " + t("style.none", "en")]
     await harness.tap(USER, harness.button(USER, "opt:next"), message_id=300)
     await harness.tap(USER, harness.button(USER, "confirm:"), message_id=300)
     [spec] = harness.launcher.specs
@@ -106,7 +108,7 @@ async def test_generate_again_reuses_photo_and_prompt_with_a_new_debit(harness: 
     # The operator delivers the video with the "again:<name>" button; the user taps it.
     await harness.tap(USER, f"again:{first.name}", message_id=800)
     screen = harness.last("sendMessage", USER)
-    assert "spin around" in screen.params["text"] and "Balance: 1." in screen.params["text"]
+    assert "spin around" in screen.params["text"] and "Balance: 1 credit." in screen.params["text"]
     await harness.tap(USER, harness.callback(screen, "confirm:"), message_id=801)
 
     second = harness.launcher.specs[1]

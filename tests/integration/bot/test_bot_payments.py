@@ -100,6 +100,9 @@ async def test_admin_refund_reverses_the_purchase_once(harness: Harness) -> None
     assert harness.texts(ADMIN)[-1] == t(
         "admin.refunded", "en", charge="charge-9", stars=100, credits=5, balance=2
     )
+    # The buyer is told, with the balance the ledger now holds.
+    assert harness.texts(USER)[-1] == t("payment.refunded", "en", stars=100, credits=5, balance=2)
+    assert "2 credits" in harness.texts(USER)[-1]
 
     await harness.feed(copy.deepcopy(refund))  # replayed command
     await harness.text(ADMIN, "/refund charge-9")  # or typed again
@@ -144,4 +147,4 @@ async def test_paysupport_and_terms(harness: Harness) -> None:
     assert harness.texts(USER)[-1] == t("support.sent", "en")
     assert "I paid twice yesterday" in harness.texts(ADMIN)[-1]
     await harness.text(USER, "/terms")
-    assert harness.texts(USER)[-1] == t("terms", "en", cost=1)
+    assert harness.texts(USER)[-1] == t("terms", "en", cost=1) + "\n" + t("terms.privacy", "en", days=30)

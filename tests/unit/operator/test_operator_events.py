@@ -30,9 +30,9 @@ def test_stamps_and_micro_time() -> None:
 
 
 def test_the_bot_creates_generations_with_the_operators_finalizer() -> None:
-    from vidgen.operator.k8s_launcher import FINALIZER, manifest
     from vidgen.core.models import GenerationSpec
     from vidgen.operator import handlers
+    from vidgen.operator.k8s_launcher import FINALIZER, manifest
 
     assert handlers.FINALIZER == FINALIZER
     spec = GenerationSpec(name="vg-1-x", user_id=1, chat_id=1, photo="inputs/vg-1-x.jpg").validate()
