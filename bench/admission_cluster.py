@@ -43,6 +43,7 @@ def prepare(api: Any, namespace: str, n: int) -> None:
     from kubernetes.client.rest import ApiException
 
     from vidgen.core.admission import shown_position
+    from vidgen.operator.k8s_launcher import FINALIZER
     from vidgen.core.status import iso
 
     crd = yaml.safe_load((ROOT / "crds" / "videogeneration.yaml").read_text())
@@ -70,7 +71,9 @@ def prepare(api: Any, namespace: str, n: int) -> None:
         body = {
             "apiVersion": "vidgen.io/v1alpha1",
             "kind": "VideoGeneration",
-            "metadata": {"name": name},
+            # as the bot creates them: with the operator's finalizer (kopf would otherwise add it
+            # to every object at start-up, 10,000 patches before anything else)
+            "metadata": {"name": name, "finalizers": [FINALIZER]},
             "spec": {
                 "userId": 100000 + i,
                 "chatId": 100000 + i,
