@@ -43,8 +43,8 @@ def prepare(api: Any, namespace: str, n: int) -> None:
     from kubernetes.client.rest import ApiException
 
     from vidgen.core.admission import shown_position
-    from vidgen.operator.k8s_launcher import FINALIZER
     from vidgen.core.status import iso
+    from vidgen.operator.k8s_launcher import FINALIZER
 
     crd = yaml.safe_load((ROOT / "crds" / "videogeneration.yaml").read_text())
     ext = client.ApiextensionsV1Api(api)
