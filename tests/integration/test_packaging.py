@@ -73,6 +73,12 @@ def test_wheel_carries_the_package_data(wheel_names: set[str]) -> None:
     assert len(data) >= 12 + 1 + 9
     assert data <= wheel_names, sorted(data - wheel_names)
     assert "vidgen/core/db/migrations/script.py.mako" in wheel_names
+    # every process reads the user texts from the gettext catalogues
+    catalogues = {
+        f"vidgen/core/texts/{p.relative_to(ROOT / 'core' / 'texts').as_posix()}"
+        for p in (ROOT / "core" / "texts" / "locales").glob("*/LC_MESSAGES/messages.*")
+    }
+    assert len(catalogues) == 4 and catalogues <= wheel_names, sorted(catalogues - wheel_names)
 
 
 def test_editable_install_resolves_the_same_names() -> None:
