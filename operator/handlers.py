@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -133,7 +134,19 @@ def make_registry(settings: Settings) -> kopf.OperatorRegistry:
         cancellation_timeout=5.0,
         registry=registry,
     )(admission_daemon)
+    _without_finalizer(registry, "admission")
     return registry
+
+
+def _without_finalizer(registry: kopf.OperatorRegistry, handler_id: str) -> None:
+    """kopf gives every daemon's object a finalizer, so that it can stop the daemon before the
+    object goes. The admission ConfigMap needs none (a daemon whose object is deleted is stopped
+    on the DELETED event), and a finalizer there would leave the ConfigMap — and its namespace —
+    stuck in Terminating once no operator runs (`helm uninstall`, a namespace deletion)."""
+    handlers = registry._spawning._handlers  # kopf has no public switch for this
+    for i, handler in enumerate(handlers):
+        if handler.id == handler_id or handler.id.startswith(f"{handler_id}/"):
+            handlers[i] = dataclasses.replace(handler, requires_finalizer=False)
 
 
 def kopf_settings(*, post_events: bool = True) -> kopf.OperatorSettings:

@@ -21,7 +21,12 @@ async def test_api_makes_one_key_per_command_and_revokes_own_keys(harness: Harne
         row = await authenticate(session, key)
         assert row is not None and row.user_id == USER
 
-    await harness.feed(copy.deepcopy(update))  # the same update replayed
+    shown_before = len(harness.texts(USER))
+    await harness.feed(copy.deepcopy(update))  # the same update replayed: an update id seen before
+    assert len(harness.texts(USER)) == shown_before  # is skipped whole (no second key, no reply)
+    replay = copy.deepcopy(update)
+    replay["update_id"] += 1000  # the same command message under a new update id
+    await harness.feed(replay)
     assert "already made" in harness.texts(USER)[-1]
     async with harness.sessions() as session:
         assert len(await list_keys(session, USER)) == 1

@@ -146,14 +146,21 @@ class ProviderKie(FakeKie):
         return "waiting" if elapsed < seconds * 0.1 else "generating"
 
     def creations_for(self, name: str) -> list[float]:
-        """When createTask was called for generation `name` (its photo's upload name)."""
+        """When a task was created (kept: a createTask refused with 429 keeps nothing) for
+        generation `name` (its photo's upload name), on the fake's clock."""
         out = []
-        for request in self.calls("createTask"):
-            body = request.body if isinstance(request.body, dict) else {}
-            urls = (body.get("input") or {}).get("image_urls") or body.get("imageUrls") or []
+        for task in self.tasks.values():
+            params = task.params if isinstance(task.params, dict) else {}
+            inner = params.get("input") if isinstance(params.get("input"), dict) else params
+            urls = (
+                inner.get("image_urls")
+                or inner.get("input_urls")
+                or params.get("imageUrls")
+                or [inner.get("image_url") or params.get("imageUrl") or ""]
+            )
             if urls and str(urls[0]).rsplit("/", 1)[-1].rsplit(".", 1)[0] == name:
-                out.append(request.at)
-        return out
+                out.append(task.created)
+        return sorted(out)
 
 
 # --- the kubelet -------------------------------------------------------------------------------
@@ -380,9 +387,9 @@ def outcome_problems(cluster: Cluster, names: Iterable[str]) -> list[str]:
 
 
 def task_problems(kie: ProviderKie, kubelet: RunnerKubelet) -> list[str]:
-    """createTask was called once by each attempt that needed a task (no checkpoint, no stored
-    video) and ran to its end, at most once by one killed on the way, never by one that resumed
-    a checkpointed task."""
+    """A task was created (kept) once by each attempt that needed one (no checkpoint, no stored
+    video) and created it, at most once by one killed on the way, never by one that resumed a
+    checkpointed task. (Refused creations keep nothing: an attempt may retry them.)"""
     problems = []
     for gen, attempts in kubelet.by_generation().items():
         calls = kie.creations_for(gen)
@@ -391,8 +398,10 @@ def task_problems(kie: ProviderKie, kubelet: RunnerKubelet) -> list[str]:
             made = sum(1 for at in calls if a.started <= at <= end)
             if not a.needed_task and made:
                 problems.append(f"{gen} attempt {a.attempt}: resumed a task but called createTask {made}x")
-            elif a.needed_task and not a.killed and made != 1:
-                problems.append(f"{gen} attempt {a.attempt}: called createTask {made}x (expected 1)")
+            elif a.needed_task and not a.killed and made > 1:
+                problems.append(f"{gen} attempt {a.attempt}: created {made} tasks (expected 1)")
+            elif a.needed_task and not a.killed and made == 0 and a.result is not None and a.result.ok:
+                problems.append(f"{gen} attempt {a.attempt}: delivered a video without creating a task")
             elif a.killed and made > 1:
                 problems.append(f"{gen} attempt {a.attempt}: killed, called createTask {made}x")
         if len(calls) > len(attempts):

@@ -31,6 +31,9 @@ async def test_ten_generations_under_a_cap_of_three_run_fifo(operator_env: Opera
         )
 
     assert kubelet.max_active == 3
+    # the admission loop's anchor carries no finalizer: nothing can hang on it once no operator runs
+    anchor = cluster.kmock.objects["v1/configmaps", "vidgen", env.settings.admission_anchor]
+    assert not anchor.raw.get("metadata", {}).get("finalizers")
     assert [j.rsplit("-a", 1)[0] for j in kubelet.started_order] == names  # FIFO starts
     assert [j.rsplit("-a", 1)[0] for j in kubelet.finished_order] == names
     assert len(cluster.job_posts()) == 10  # one Job each, no duplicates

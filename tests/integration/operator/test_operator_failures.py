@@ -40,6 +40,8 @@ async def assert_settled_once(env: OperatorEnv, user_id: int, name: str, message
     ]
     counts = await env.event_counts(name)
     assert counts.get("credits_refunded") == 1
+    # Notified=Unknown is the claim, written just before the notice is sent: wait for the send
+    await until(lambda: env.texts_to(user_id * 10), what="the notice")
     notices = env.texts_to(user_id * 10)
     assert len(notices) == 1 and notices[0].startswith(t(message_key, "en"))
     assert notices[0].endswith(t("refund.balance", "en", balance=2))
